@@ -1,0 +1,104 @@
+/**
+ * What a session holds: a plain object of JSON values. Open for declaration
+ * merging, so an application can type its own keys:
+ *
+ * @example
+ * declare module 'pselfastapise-async' {
+ *   interface SessionData { userId?: number; username?: string }
+ * }
+ */
+export interface SessionData {
+  [key: string]: unknown;
+}
+
+/**
+ * A change to a stored record, for backends with the optional `patch`
+ * capability: the keys to set (with their new values) and the keys to remove.
+ * Applying only the change, instead of rewriting the whole record, is what
+ * keeps two overlapping requests of one session from losing each other's
+ * updates.
+ */
+export interface SessionDelta {
+  readonly set: Readonly<Record<string, unknown>>;
+  readonly unset: readonly string[];
+}
+
+const DEFAULT_TOUCH = Symbol.for('pselfastapise-async.defaultTouch');
+
+/**
+ * Where sessions live. Subclass it and implement the four abstract methods to
+ * write your own backend; that alone is enough to work. The `id` a backend
+ * receives is the storage key (a SHA-256 digest of the session id), never the
+ * session id itself, so a dump of the store yields no usable cookie.
+ *
+ * Optional capabilities (`readAndTouch`, `patch`, `rename`, `close`) are used
+ * when a backend has them: they save round trips and make concurrent requests
+ * safe. `MemoryBackend` and `RedisBackend` have all of them.
+ *
+ * @example
+ * class MapBackend extends SessionBackend {
+ *   private readonly map = new Map<string, string>();
+ *   async read(id: string) { const v = this.map.get(id); return v ? JSON.parse(v) : null; }
+ *   async write(id: string, data: SessionData) { this.map.set(id, JSON.stringify(data)); }
+ *   async destroy(id: string) { this.map.delete(id); }
+ *   async clear() { this.map.clear(); }
+ * }
+ */
+export abstract class SessionBackend {
+  /** The stored record, or `null` when there is none (or it expired). */
+  abstract read(id: string): Promise<SessionData | null>;
+
+  /** Stores the whole record, replacing any previous one, to expire after `ttlSeconds`. */
+  abstract write(id: string, data: SessionData, ttlSeconds: number): Promise<void>;
+
+  /** Removes the record; a missing record is not an error. */
+  abstract destroy(id: string): Promise<void>;
+
+  /** Removes every session of this backend (and nothing else). */
+  abstract clear(): Promise<void>;
+
+  /**
+   * Extends a record's lifetime to `ttlSeconds` from now. The default reads
+   * and rewrites the record; override it when the store can do better.
+   */
+  async touch(id: string, ttlSeconds: number): Promise<void> {
+    const data = await this.read(id);
+    if (data !== null) await this.write(id, data, ttlSeconds);
+  }
+
+  /** Optional: `read` and `touch` in one step (one round trip). */
+  readAndTouch?(id: string, ttlSeconds: number): Promise<SessionData | null>;
+
+  /**
+   * Optional: applies `delta` to an existing record atomically and sets its
+   * lifetime. Resolves `false`, changing nothing, when the record does not
+   * exist (so a session destroyed meanwhile is not brought back).
+   */
+  patch?(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean>;
+
+  /** Optional: stores `data` under `newId` and removes `oldId` as one step. */
+  rename?(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<void>;
+
+  /** Optional: releases what the backend opened itself; called on application shutdown. */
+  close?(): Promise<void>;
+}
+
+Object.defineProperty(SessionBackend.prototype.touch, DEFAULT_TOUCH, { value: true });
+
+/** @internal True when the backend's `touch` is its own rather than the read + write default. */
+export function hasNativeTouch(backend: SessionBackend): boolean {
+  return !(backend.touch as unknown as Record<symbol, unknown>)[DEFAULT_TOUCH];
+}
+
+/**
+ * @internal Accepts subclasses of `SessionBackend`, and objects shaped like one
+ * (a backend built against another copy of this package).
+ */
+export function isSessionBackend(value: unknown): value is SessionBackend {
+  if (value instanceof SessionBackend) return true;
+  if (value === null || typeof value !== 'object') return false;
+  const candidate = value as Record<string, unknown>;
+  return ['read', 'write', 'destroy', 'clear', 'touch'].every(
+    (method) => typeof candidate[method] === 'function',
+  );
+}

@@ -1,0 +1,183 @@
+import { Logger } from '@nestjs/common';
+import { MemoryBackend } from './backends/memory.backend.js';
+import { isSessionBackend, type SessionBackend } from './backends/session-backend.js';
+import { DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE } from './session.constants.js';
+import { SessionOptionsError } from './session.errors.js';
+import { messages } from './session.messages.js';
+
+/** `SameSite` cookie attribute values accepted by `cookie.sameSite`. */
+export type SessionSameSite = 'lax' | 'strict' | 'none';
+
+/** Cookie attributes other than `Secure` (see `cookieHttpsOnly`) and `Max-Age`. */
+export interface SessionCookieOptions {
+  /** Default `'/'`. */
+  path?: string;
+  /** Default: none (host-only cookie). */
+  domain?: string;
+  /** Default `true`: scripts in the page cannot read the cookie. */
+  httpOnly?: boolean;
+  /** Default `'lax'`. */
+  sameSite?: SessionSameSite;
+}
+
+/**
+ * Options of `SessionModule.forRoot()`, and what a `forRootAsync()` factory
+ * returns. Only `secretKey` is required.
+ *
+ * @example
+ * SessionModule.forRoot({ secretKey: process.env.SESSION_SECRET!, maxAge: 3600, rolling: true })
+ */
+export interface SessionModuleOptions {
+  /** Signs the session-id cookie. An array rotates keys: the first signs, every one verifies. */
+  secretKey: string | string[];
+  /** Where sessions live. Default: a new `MemoryBackend`. */
+  backend?: SessionBackend;
+  /** Session lifetime in seconds: store TTL and cookie `Max-Age`. Default 1 209 600 (14 days). */
+  maxAge?: number;
+  /** Sliding expiration: every request that loads a session extends it by `maxAge`. Default `false`. */
+  rolling?: boolean;
+  /** Hard limit in seconds from creation, even while rolling. Default: none. */
+  absoluteTimeout?: number;
+  /** Cookie name. Default `'session'`. */
+  cookieName?: string;
+  /** Sets the cookie's `Secure` attribute. Default `false`; turn it on in production. */
+  cookieHttpsOnly?: boolean;
+  /** Other cookie attributes. Default `{ path: '/', httpOnly: true, sameSite: 'lax' }`. */
+  cookie?: SessionCookieOptions;
+}
+
+/** The options after defaults are merged and validated: what `SESSION_OPTIONS` injects. */
+export interface ResolvedSessionOptions {
+  readonly secretKeys: readonly string[];
+  readonly backend: SessionBackend;
+  readonly maxAge: number;
+  readonly rolling: boolean;
+  readonly absoluteTimeout: number | undefined;
+  readonly cookieName: string;
+  readonly cookieHttpsOnly: boolean;
+  readonly cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
+}
+
+const SAME_SITE: readonly string[] = ['lax', 'strict', 'none'];
+// RFC 6265 token: no separators, controls or spaces.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Path and domain must not smuggle attributes into Set-Cookie.
+const ATTRIBUTE_VALUE = /^[\u0021-\u003A\u003C-\u007E]+$/;
+const MIN_SECRET_LENGTH = 32;
+
+const logger = new Logger('SessionModule');
+
+/**
+ * Merges the defaults into user options and validates them, once, for both
+ * `forRoot` and `forRootAsync`. Every error names the option at fault.
+ */
+export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSessionOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new SessionOptionsError(messages.secretMissing());
+  }
+  const secretKeys = resolveSecretKeys(options.secretKey);
+  const maxAge = options.maxAge ?? DEFAULT_MAX_AGE;
+  if (!isPositiveSeconds(maxAge)) {
+    throw new SessionOptionsError(messages.invalidOption('maxAge', 'a positive number of seconds', maxAge));
+  }
+  const absoluteTimeout = options.absoluteTimeout;
+  if (absoluteTimeout !== undefined && !isPositiveSeconds(absoluteTimeout)) {
+    throw new SessionOptionsError(
+      messages.invalidOption('absoluteTimeout', 'a positive number of seconds', absoluteTimeout),
+    );
+  }
+  const rolling = options.rolling ?? false;
+  assertBoolean('rolling', rolling);
+  const cookieHttpsOnly = options.cookieHttpsOnly ?? false;
+  assertBoolean('cookieHttpsOnly', cookieHttpsOnly);
+  const cookieName = options.cookieName ?? DEFAULT_COOKIE_NAME;
+  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
+    throw new SessionOptionsError(
+      messages.invalidOption('cookieName', 'a cookie name made of letters, digits and !#$%&\'*+-.^_`|~', cookieName),
+    );
+  }
+  const backend = options.backend ?? new MemoryBackend();
+  if (!isSessionBackend(backend)) {
+    throw new SessionOptionsError(messages.invalidBackend(backend));
+  }
+  return {
+    secretKeys,
+    backend,
+    maxAge,
+    rolling,
+    absoluteTimeout,
+    cookieName,
+    cookieHttpsOnly,
+    cookie: resolveCookie(options.cookie, cookieHttpsOnly),
+  };
+}
+
+function resolveSecretKeys(secretKey: unknown): string[] {
+  if (secretKey === undefined || secretKey === null || secretKey === '') {
+    throw new SessionOptionsError(messages.secretMissing());
+  }
+  const keys = Array.isArray(secretKey) ? secretKey : [secretKey];
+  if (keys.length === 0) throw new SessionOptionsError(messages.secretMissing());
+  keys.forEach((key, index) => {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new SessionOptionsError(
+        Array.isArray(secretKey)
+          ? messages.secretNotString(index)
+          : messages.invalidOption('secretKey', 'a non-empty string or an array of them', key),
+      );
+    }
+  });
+  const shortest = Math.min(...keys.map((key: string) => key.length));
+  if (shortest < MIN_SECRET_LENGTH) {
+    if (process.env.NODE_ENV === 'production') {
+      throw new SessionOptionsError(messages.secretTooShort(shortest));
+    }
+    logger.warn(`${messages.secretTooShort(shortest)}; this is an error when NODE_ENV=production`);
+  }
+  return [...keys];
+}
+
+function resolveCookie(
+  cookie: SessionCookieOptions | undefined,
+  secure: boolean,
+): ResolvedSessionOptions['cookie'] {
+  if (cookie !== undefined && (cookie === null || typeof cookie !== 'object')) {
+    throw new SessionOptionsError(messages.invalidOption('cookie', 'an object', cookie));
+  }
+  const path = cookie?.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/') || !ATTRIBUTE_VALUE.test(path)) {
+    throw new SessionOptionsError(
+      messages.invalidOption('cookie.path', 'a path starting with "/" without ";" or spaces', path),
+    );
+  }
+  const domain = cookie?.domain;
+  if (domain !== undefined && (typeof domain !== 'string' || !ATTRIBUTE_VALUE.test(domain))) {
+    throw new SessionOptionsError(
+      messages.invalidOption('cookie.domain', 'a domain name without ";" or spaces', domain),
+    );
+  }
+  const httpOnly = cookie?.httpOnly ?? true;
+  assertBoolean('cookie.httpOnly', httpOnly);
+  const sameSite = cookie?.sameSite ?? 'lax';
+  if (typeof sameSite !== 'string' || !SAME_SITE.includes(sameSite)) {
+    throw new SessionOptionsError(
+      messages.invalidOption('cookie.sameSite', "'lax', 'strict' or 'none'", sameSite),
+    );
+  }
+  if (sameSite === 'none' && !secure) {
+    logger.warn(
+      "cookie.sameSite is 'none' without cookieHttpsOnly: browsers reject SameSite=None cookies that are not Secure",
+    );
+  }
+  return { path, domain, httpOnly, sameSite: sameSite as SessionSameSite };
+}
+
+function isPositiveSeconds(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+
+function assertBoolean(name: string, value: unknown): void {
+  if (typeof value !== 'boolean') {
+    throw new SessionOptionsError(messages.invalidOption(name, 'true or false', value));
+  }
+}
