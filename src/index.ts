@@ -1,0 +1,20 @@
+export { SessionModule } from './session.module.js';
+export { SessionService } from './session.service.js';
+export { SessionInterceptor } from './session.interceptor.js';
+export { Session } from './decorators/index.js';
+export { SESSION_BACKEND, SESSION_OPTIONS } from './session.constants.js';
+export {
+  type ResolvedSessionOptions,
+  type SessionCookieOptions,
+  type SessionModuleOptions,
+  type SessionSameSite,
+} from './session.options.js';
+export { SessionOptionsError, SessionValueError } from './session.errors.js';
+export { storageKeyOf } from './session.signer.js';
+export {
+  MemoryBackend,
+  SessionBackend,
+  type MemoryBackendOptions,
+  type SessionData,
+  type SessionDelta,
+} from './backends/index.js';
