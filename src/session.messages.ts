@@ -21,8 +21,6 @@ export const messages = {
   saveFailed: () => 'Session store unavailable: could not save the session',
   corruptRecord: (storageKey: string) =>
     `Ignoring an unreadable session record (storage key ${storageKey.slice(0, 8)}…): treating it as missing`,
-  noResponse: () =>
-    'SessionService could not find the response for this request: with Fastify, import SessionModule so that its request hook is registered',
 } as const;
 
 function describe(value: unknown): string {

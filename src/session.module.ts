@@ -1,7 +1,16 @@
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import {
+  Inject,
+  Module,
+  Optional,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { SESSION_BACKEND, SESSION_OPTIONS } from './session.constants.js';
+import { registerFastifyHooks } from './session.http.js';
 import { SessionInterceptor } from './session.interceptor.js';
+import { messages } from './session.messages.js';
 import {
   SESSION_ASYNC_OPTIONS_TYPE,
   SESSION_MODULE_OPTIONS,
@@ -44,8 +53,15 @@ import { SessionService } from './session.service.js';
   ],
   exports: [SESSION_OPTIONS, SESSION_BACKEND, SessionService, SessionInterceptor],
 })
-export class SessionModule extends SessionConfigurableModule implements OnApplicationShutdown {
-  constructor(@Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions) {
+export class SessionModule
+  extends SessionConfigurableModule
+  implements OnModuleInit, OnApplicationShutdown
+{
+  constructor(
+    @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
+    private readonly sessions: SessionService,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
+  ) {
     super();
   }
 
@@ -55,6 +71,18 @@ export class SessionModule extends SessionConfigurableModule implements OnApplic
 
   static override forRootAsync(options: typeof SESSION_ASYNC_OPTIONS_TYPE): DynamicModule {
     return super.forRootAsync(options);
+  }
+
+  /** On Fastify, links requests to their replies and saves before every reply is sent. */
+  onModuleInit(): void {
+    const adapter = this.adapterHost?.httpAdapter;
+    if (adapter?.getType() === 'fastify') {
+      registerFastifyHooks(
+        adapter.getInstance(),
+        (request) => this.sessions.commit(request),
+        messages.saveFailed(),
+      );
+    }
   }
 
   /** Releases what the backend opened itself (timers, connections). */

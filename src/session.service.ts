@@ -4,10 +4,9 @@ import {
   Logger,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
 import { hasNativeTouch, type SessionBackend, type SessionData } from './backends/session-backend.js';
 import { META_KEY, REQUEST_STATE, SESSION_OPTIONS } from './session.constants.js';
-import { cookieHeaderOf, hookResponse, responseOf, setCookieHeader, type SessionRequest } from './session.http.js';
+import { cookieHeaderOf, responseOf, type SessionRequest, type SessionResponse } from './session.http.js';
 import { readCookie, serializeCookie } from './session.cookie.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
@@ -26,7 +25,7 @@ interface RecordMeta {
 interface RequestState {
   loading: Promise<Session>;
   session?: Session;
-  response?: ServerResponse;
+  response?: SessionResponse;
   /** Work pending for the save step: a rolling refresh that still has to reach the store. */
   touchPending: boolean;
   /** Hooks on the response are installed (once). */
@@ -297,8 +296,7 @@ export class SessionService {
   private hook(state: RequestState, session: Session): void {
     if (state.hooked || !state.response) return;
     state.hooked = true;
-    hookResponse(
-      state.response,
+    state.response.guard(
       () => this.prepareHeaders(state, session),
       () => this.commitState(state),
       messages.saveFailed(),
@@ -354,9 +352,7 @@ export class SessionService {
   }
 
   private setCookie(state: RequestState, value: string, maxAge: number): void {
-    if (state.response) {
-      setCookieHeader(state.response, this.options.cookieName, serializeCookie(this.options, value, maxAge));
-    }
+    state.response?.setCookie(this.options.cookieName, serializeCookie(this.options, value, maxAge));
   }
 
   private clearCookie(state: RequestState): void {
