@@ -1,0 +1,136 @@
+import { Controller, Get, type INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { MemoryBackend, Session, SessionModule, type SessionBackend, type SessionModuleOptions } from '../../src/index.js';
+import { createApp } from '../support/fixtures/app.js';
+import { CountingMemoryBackend, MapBackend } from '../support/fixtures/backends.js';
+import { cookieFrom, SECRET, sessionSetCookie, sleep } from '../support/fixtures/http.js';
+
+@Controller()
+class ExpiryController {
+  @Get('login')
+  login(@Session() session: Session): { ok: true } {
+    session.set('user', 'alice');
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Session() session: Session): unknown {
+    return { user: session.get('user') ?? null };
+  }
+}
+
+async function boot(options: Partial<SessionModuleOptions> & { backend: SessionBackend }): Promise<INestApplication> {
+  return createApp({
+    imports: [SessionModule.forRoot({ secretKey: SECRET, ...options })],
+    controllers: [ExpiryController],
+  });
+}
+
+describe('expiry', () => {
+  let app: INestApplication | undefined;
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  const get = (path: string, cookie?: string) => {
+    const req = request(app!.getHttpServer()).get(path);
+    return cookie ? req.set('Cookie', cookie) : req;
+  };
+
+  it('never serves a record after maxAge, even from a store that ignores TTLs', async () => {
+    const backend = new MapBackend();
+    app = await boot({ backend, maxAge: 1 });
+    const cookie = cookieFrom(await get('/login').expect(200));
+    await get('/read', cookie).expect(200, { user: 'alice' });
+    await sleep(1200);
+    expect(backend.size).toBe(1);
+    await get('/read', cookie).expect(200, { user: null });
+  });
+
+  it('ends a MemoryBackend session after maxAge', async () => {
+    app = await boot({ backend: new MemoryBackend(), maxAge: 1 });
+    const cookie = cookieFrom(await get('/login').expect(200));
+    await sleep(1200);
+    await get('/read', cookie).expect(200, { user: null });
+  });
+
+  it('without rolling, ends the session at maxAge however often it is used', async () => {
+    app = await boot({ backend: new MemoryBackend(), maxAge: 1 });
+    const cookie = cookieFrom(await get('/login').expect(200));
+    await sleep(600);
+    await get('/read', cookie).expect(200, { user: 'alice' });
+    await sleep(600);
+    await get('/read', cookie).expect(200, { user: null });
+  });
+
+  describe('rolling', () => {
+    it('keeps a session used within each window alive past the original maxAge, re-sending the cookie', async () => {
+      const backend = new CountingMemoryBackend();
+      app = await boot({ backend, maxAge: 1, rolling: true });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      for (let i = 0; i < 3; i += 1) {
+        await sleep(600);
+        const res = await get('/read', cookie).expect(200, { user: 'alice' });
+        const reissued = sessionSetCookie(res);
+        expect(reissued?.attributes['max-age']).toBe('1');
+        expect(`session=${reissued?.value}`).toBe(cookie);
+        expect(Math.abs(Date.parse(reissued?.attributes.expires as string) - (Date.now() + 1000))).toBeLessThan(2000);
+      }
+      await sleep(1200);
+      await get('/read', cookie).expect(200, { user: null });
+    });
+
+    it('refreshes an unmodified session with touch or readAndTouch on MemoryBackend, never write', async () => {
+      const backend = new CountingMemoryBackend();
+      app = await boot({ backend, maxAge: 60, rolling: true });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      backend.resetCalls();
+      await get('/read', cookie).expect(200, { user: 'alice' });
+      await get('/read', cookie).expect(200, { user: 'alice' });
+      expect(backend.writes).toBe(0);
+      expect(backend.calls.touch + backend.calls.readAndTouch).toBeGreaterThanOrEqual(2);
+    });
+
+    it('keeps a session alive past the original maxAge on a custom backend with only the four methods', async () => {
+      const backend = new MapBackend();
+      app = await boot({ backend, maxAge: 1, rolling: true });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      for (let i = 0; i < 3; i += 1) {
+        await sleep(600);
+        await get('/read', cookie).expect(200, { user: 'alice' });
+      }
+      await sleep(1200);
+      await get('/read', cookie).expect(200, { user: null });
+    });
+
+    it('ends a session at absoluteTimeout even while it keeps rolling', async () => {
+      app = await boot({ backend: new MemoryBackend(), maxAge: 1, rolling: true, absoluteTimeout: 2 });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      for (let i = 0; i < 3; i += 1) {
+        await sleep(550);
+        await get('/read', cookie).expect(200, { user: 'alice' });
+      }
+      await sleep(550);
+      await get('/read', cookie).expect(200, { user: null });
+    });
+
+    it('ends a session at absoluteTimeout on a store that ignores TTLs', async () => {
+      const backend = new MapBackend();
+      app = await boot({ backend, maxAge: 60, rolling: true, absoluteTimeout: 1 });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      await get('/read', cookie).expect(200, { user: 'alice' });
+      await sleep(1200);
+      await get('/read', cookie).expect(200, { user: null });
+    });
+
+    it('caps the cookie Max-Age at what absoluteTimeout leaves', async () => {
+      app = await boot({ backend: new MemoryBackend(), maxAge: 3600, rolling: true, absoluteTimeout: 60 });
+      const res = await get('/login').expect(200);
+      expect(Number(sessionSetCookie(res)?.attributes['max-age'])).toBeLessThanOrEqual(60);
+      const again = await get('/read', cookieFrom(res)).expect(200);
+      expect(Number(sessionSetCookie(again)?.attributes['max-age'])).toBeLessThanOrEqual(60);
+    });
+  });
+});

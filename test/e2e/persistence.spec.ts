@@ -1,0 +1,259 @@
+import { Controller, Get, Query, type INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { Session, SessionModule } from '../../src/index.js';
+import { createApp } from '../support/fixtures/app.js';
+import { CountingMemoryBackend } from '../support/fixtures/backends.js';
+import { cookieFrom, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
+
+interface Profile {
+  name: string;
+  tags: string[];
+}
+
+function unrepresentable(kind: string): unknown {
+  switch (kind) {
+    case 'bigint':
+      return 10n;
+    case 'function':
+      return () => 1;
+    case 'circular': {
+      const value: Record<string, unknown> = { a: 1 };
+      value.self = value;
+      return value;
+    }
+    case 'nan':
+      return Number.NaN;
+    case 'nested-bigint':
+      return { deep: [1, 2n] };
+    default:
+      throw new Error(kind);
+  }
+}
+
+@Controller()
+class PersistenceController {
+  @Get('nothing')
+  nothing(): { ok: true } {
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Session() session: Session): unknown {
+    return { isNew: session.isNew, data: session.toJSON() };
+  }
+
+  @Get('login')
+  login(@Session() session: Session): { ok: true } {
+    session.set('user', 'alice');
+    session.set('profile', { name: 'Alice', tags: ['a'] } satisfies Profile);
+    return { ok: true };
+  }
+
+  @Get('set')
+  set(@Session() session: Session, @Query('key') key: string, @Query('value') value: string): { ok: true } {
+    session.set(key, value);
+    return { ok: true };
+  }
+
+  @Get('delete')
+  remove(@Session() session: Session, @Query('key') key: string): { deleted: boolean } {
+    return { deleted: session.delete(key) };
+  }
+
+  @Get('clear')
+  clear(@Session() session: Session): { ok: true } {
+    session.clear();
+    return { ok: true };
+  }
+
+  @Get('set-then-clear')
+  setThenClear(@Session() session: Session): { ok: true } {
+    session.set('temp', 1);
+    session.clear();
+    return { ok: true };
+  }
+
+  @Get('mutate-copy')
+  mutateCopy(@Session() session: Session): unknown {
+    const profile = session.get('profile') as Profile;
+    profile.name = 'Mallory';
+    profile.tags.push('x');
+    return { afterMutation: session.get('profile') };
+  }
+
+  @Get('mutate-and-set')
+  mutateAndSet(@Session() session: Session): { ok: true } {
+    const profile = session.get('profile') as Profile;
+    profile.name = 'Bob';
+    session.set('profile', profile);
+    return { ok: true };
+  }
+
+  @Get('mutate-after-set')
+  mutateAfterSet(@Session() session: Session): { ok: true } {
+    const profile: Profile = { name: 'Carol', tags: [] };
+    session.set('profile', profile);
+    profile.name = 'changed after set';
+    return { ok: true };
+  }
+
+  @Get('bad-value')
+  badValue(@Session() session: Session, @Query('kind') kind: string): unknown {
+    try {
+      session.set('bad', unrepresentable(kind));
+      return { thrown: false };
+    } catch (error) {
+      return { thrown: true, name: (error as Error).name, message: (error as Error).message, has: session.has('bad') };
+    }
+  }
+
+  @Get('bad-value-uncaught')
+  badValueUncaught(@Session() session: Session): { ok: true } {
+    session.set('user', 'changed');
+    session.set('bad', unrepresentable('bigint'));
+    return { ok: true };
+  }
+}
+
+describe('persistence', () => {
+  let app: INestApplication;
+  let backend: CountingMemoryBackend;
+
+  beforeEach(async () => {
+    backend = new CountingMemoryBackend();
+    app = await createApp({
+      imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
+      controllers: [PersistenceController],
+    });
+  });
+
+  afterEach(async () => {
+    await app.close();
+  });
+
+  async function login(): Promise<string> {
+    const res = await request(app.getHttpServer()).get('/login').expect(200);
+    backend.resetCalls();
+    return cookieFrom(res);
+  }
+
+  const get = (path: string, cookie?: string) => {
+    const req = request(app.getHttpServer()).get(path);
+    return cookie ? req.set('Cookie', cookie) : req;
+  };
+
+  it('stores nothing and sets no cookie for a new session that was never touched', async () => {
+    const res = await get('/nothing').expect(200);
+    expect(sessionSetCookie(res)).toBeUndefined();
+    expect(backend.size).toBe(0);
+  });
+
+  it('stores nothing and sets no cookie for a new session that was only read', async () => {
+    const res = await get('/read').expect(200, { isNew: true, data: {} });
+    expect(sessionSetCookie(res)).toBeUndefined();
+    expect(backend.size).toBe(0);
+    expect(backend.writes).toBe(0);
+  });
+
+  it('stores nothing and sets no cookie for a new session that was set then cleared', async () => {
+    const res = await get('/set-then-clear').expect(200);
+    expect(sessionSetCookie(res)).toBeUndefined();
+    expect(backend.size).toBe(0);
+  });
+
+  it('saves a modified new session and sets its cookie', async () => {
+    const res = await get('/login').expect(200);
+    expect(sessionSetCookie(res)).toBeDefined();
+    expect(backend.size).toBe(1);
+    await get('/read', cookieFrom(res)).expect(200, {
+      isNew: false,
+      data: { user: 'alice', profile: { name: 'Alice', tags: ['a'] } },
+    });
+  });
+
+  it('does not write a loaded session that was not modified, nor re-send its cookie', async () => {
+    const cookie = await login();
+    const res = await get('/read', cookie).expect(200);
+    expect(res.body.isNew).toBe(false);
+    expect(backend.writes).toBe(0);
+    expect(backend.calls.touch).toBe(0);
+    expect(sessionSetCookie(res)).toBeUndefined();
+  });
+
+  it('saves a modified loaded session', async () => {
+    const cookie = await login();
+    await get('/set?key=theme&value=dark', cookie).expect(200);
+    expect(backend.writes).toBe(1);
+    const res = await get('/read', cookie).expect(200);
+    expect(res.body.data).toEqual({ user: 'alice', profile: { name: 'Alice', tags: ['a'] }, theme: 'dark' });
+  });
+
+  it('saves a deleted key', async () => {
+    const cookie = await login();
+    await get('/delete?key=user', cookie).expect(200, { deleted: true });
+    const res = await get('/read', cookie).expect(200);
+    expect(res.body.data).toEqual({ profile: { name: 'Alice', tags: ['a'] } });
+  });
+
+  it('does not write when deleting a key that is not there', async () => {
+    const cookie = await login();
+    await get('/delete?key=nope', cookie).expect(200, { deleted: false });
+    expect(backend.writes).toBe(0);
+  });
+
+  it('deletes the record and clears the cookie of a stored session emptied with clear()', async () => {
+    const cookie = await login();
+    expect(backend.size).toBe(1);
+    const res = await get('/clear', cookie).expect(200);
+    expect(backend.size).toBe(0);
+    const cleared = sessionSetCookie(res);
+    expect(cleared?.value).toBe('');
+    expect(cleared?.attributes['max-age']).toBe('0');
+    expect(Date.parse(cleared?.attributes.expires as string)).toBeLessThan(Date.now());
+    await get('/read', cookie).expect(200, { isNew: true, data: {} });
+  });
+
+  it('returns copies: mutating a nested object without set() changes nothing', async () => {
+    const cookie = await login();
+    const res = await get('/mutate-copy', cookie).expect(200);
+    expect(res.body.afterMutation).toEqual({ name: 'Alice', tags: ['a'] });
+    expect(backend.writes).toBe(0);
+    const after = await get('/read', cookie).expect(200);
+    expect(after.body.data.profile).toEqual({ name: 'Alice', tags: ['a'] });
+  });
+
+  it('saves a nested object that was mutated and set again', async () => {
+    const cookie = await login();
+    await get('/mutate-and-set', cookie).expect(200);
+    const after = await get('/read', cookie).expect(200);
+    expect(after.body.data.profile).toEqual({ name: 'Bob', tags: ['a'] });
+  });
+
+  it('stores a copy at set(): mutating the object afterwards changes nothing', async () => {
+    const cookie = await login();
+    await get('/mutate-after-set', cookie).expect(200);
+    const after = await get('/read', cookie).expect(200);
+    expect(after.body.data.profile).toEqual({ name: 'Carol', tags: [] });
+  });
+
+  it.each(['bigint', 'function', 'circular', 'nan', 'nested-bigint'])(
+    'refuses a %s value with an error naming the key, leaving the session and the store untouched',
+    async (kind) => {
+      const cookie = await login();
+      const res = await get(`/bad-value?kind=${kind}`, cookie).expect(200);
+      expect(res.body).toMatchObject({ thrown: true, name: 'SessionValueError', has: false });
+      expect(res.body.message).toContain('"bad"');
+      expect(backend.writes).toBe(0);
+      const after = await get('/read', cookie).expect(200);
+      expect(after.body.data).toEqual({ user: 'alice', profile: { name: 'Alice', tags: ['a'] } });
+    },
+  );
+
+  it('answers 500 when a handler lets the error escape, still saving what was validly set before it', async () => {
+    const cookie = await login();
+    await get('/bad-value-uncaught', cookie).expect(500);
+    const after = await get('/read', cookie).expect(200);
+    expect(after.body.data.user).toBe('changed');
+    expect(after.body.data.bad).toBeUndefined();
+  });
+});
