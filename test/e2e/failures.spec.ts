@@ -1,0 +1,260 @@
+import { jest } from '@jest/globals';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Logger,
+  Res,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+} from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import request from 'supertest';
+import { Session, SessionModule, SessionService, type SessionModuleOptions } from '../../src/index.js';
+import { createApp } from '../support/fixtures/app.js';
+import { FailingBackend, RawBackend } from '../support/fixtures/backends.js';
+import { cookieFrom, idOf, newId, SECRET, sessionSetCookie, signedValue, storageKey } from '../support/fixtures/http.js';
+
+let handlerRuns = 0;
+
+@Injectable()
+class LoadingGuard implements CanActivate {
+  constructor(private readonly sessions: SessionService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    await this.sessions.load(context.switchToHttp().getRequest());
+    return true;
+  }
+}
+
+@Controller()
+class FailuresController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @Get('login')
+  login(@Session() session: Session): { ok: true } {
+    handlerRuns += 1;
+    session.set('user', 'alice');
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Session() session: Session): unknown {
+    handlerRuns += 1;
+    return { isNew: session.isNew, data: session.toJSON() };
+  }
+
+  @Get('update')
+  update(@Session() session: Session): { ok: true } {
+    handlerRuns += 1;
+    session.set('theme', 'dark');
+    return { ok: true };
+  }
+
+  @Get('clear')
+  clear(@Session() session: Session): { ok: true } {
+    session.clear();
+    return { ok: true };
+  }
+
+  @Get('guarded')
+  @UseGuards(LoadingGuard)
+  guarded(): { ok: true } {
+    handlerRuns += 1;
+    return { ok: true };
+  }
+
+  @Get('res')
+  res(@Session() session: Session, @Res() res: ServerResponse & { json(body: unknown): void }): void {
+    session.set('user', 'alice');
+    res.json({ ok: true });
+  }
+
+  @Get('regenerate')
+  async regenerate(@Session() session: Session, @Res({ passthrough: true }) _res: unknown): Promise<{ ok: true }> {
+    const req = (_res as { req: object }).req;
+    await this.sessions.regenerate(req);
+    return { ok: true };
+  }
+
+  @Get('destroy')
+  async destroy(@Res({ passthrough: true }) res: { req: object }): Promise<{ ok: true }> {
+    await this.sessions.destroy(res.req);
+    return { ok: true };
+  }
+}
+
+async function boot(options: Partial<SessionModuleOptions>): Promise<INestApplication> {
+  return createApp({
+    imports: [SessionModule.forRoot({ secretKey: SECRET, ...options })],
+    controllers: [FailuresController],
+  });
+}
+
+describe('failures', () => {
+  let app: INestApplication | undefined;
+  let errorSpy: jest.SpiedFunction<Logger['error']>;
+  let warnSpy: jest.SpiedFunction<Logger['warn']>;
+
+  beforeEach(() => {
+    handlerRuns = 0;
+    errorSpy = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    warnSpy = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    jest.restoreAllMocks();
+  });
+
+  const get = (path: string, cookie?: string) => {
+    const req = request(app!.getHttpServer()).get(path);
+    return cookie ? req.set('Cookie', cookie) : req;
+  };
+
+  const logged = (spy: jest.SpiedFunction<Logger['error']> | jest.SpiedFunction<Logger['warn']>) =>
+    spy.mock.calls.map((args) => args.map(String).join(' ')).join('\n');
+
+  describe('a backend that fails while loading', () => {
+    it.each([
+      ['read', false],
+      ['readAndTouch', true],
+    ] as const)('answers 503 when %s rejects, and writes nothing for that request', async (method, rolling) => {
+      const backend = new FailingBackend();
+      app = await boot({ backend, rolling });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      backend.failing.add('read').add('readAndTouch');
+      for (const key of Object.keys(backend.calls) as (keyof typeof backend.calls)[]) backend.calls[key] = 0;
+      handlerRuns = 0;
+
+      const res = await get('/update', cookie).expect(503);
+      expect(res.body.statusCode).toBe(503);
+      expect(backend.calls[method]).toBeGreaterThanOrEqual(1);
+      expect(handlerRuns).toBe(0);
+      expect(backend.calls.write).toBe(0);
+      expect(backend.calls.patch).toBe(0);
+      expect(backend.calls.destroy).toBe(0);
+      expect(backend.calls.touch).toBe(0);
+      expect(backend.calls.rename).toBe(0);
+      expect(sessionSetCookie(res)).toBeUndefined();
+      backend.failing.clear();
+      await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
+    });
+
+    it('answers 503 when a guard loads the session and the backend rejects', async () => {
+      const backend = new FailingBackend();
+      app = await boot({ backend });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      backend.failing.add('read');
+      handlerRuns = 0;
+      await get('/guarded', cookie).expect(503);
+      expect(handlerRuns).toBe(0);
+    });
+
+    it('does not call the backend, and answers 200, for a request without a cookie', async () => {
+      const backend = new FailingBackend();
+      app = await boot({ backend });
+      backend.failing.add('read');
+      await get('/read').expect(200, { isNew: true, data: {} });
+      expect(backend.calls.read).toBe(0);
+    });
+  });
+
+  describe('a backend that fails while saving', () => {
+    it('answers 503, logs the error and sets no cookie when write rejects for a new session', async () => {
+      const backend = new FailingBackend();
+      app = await boot({ backend });
+      backend.failing.add('write');
+      const res = await get('/login').expect(503);
+      expect(res.body.statusCode).toBe(503);
+      expect(backend.calls.write).toBeGreaterThanOrEqual(1);
+      expect(logged(errorSpy)).toContain('store down (write)');
+      expect(sessionSetCookie(res)).toBeUndefined();
+      expect(backend.size).toBe(0);
+    });
+
+    it('answers 503 and logs the error when saving a loaded session rejects', async () => {
+      const backend = new FailingBackend();
+      app = await boot({ backend });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      backend.failing.add('write').add('patch');
+      const res = await get('/update', cookie).expect(503);
+      expect(res.body.statusCode).toBe(503);
+      expect(backend.calls.write + backend.calls.patch).toBeGreaterThanOrEqual(2);
+      expect(logged(errorSpy)).toMatch(/store down \((write|patch)\)/);
+      backend.failing.clear();
+      await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
+    });
+
+    it('answers 503 and logs the error when deleting an emptied session rejects', async () => {
+      const backend = new FailingBackend();
+      app = await boot({ backend });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      backend.failing.add('destroy');
+      await get('/clear', cookie).expect(503);
+      expect(logged(errorSpy)).toContain('store down (destroy)');
+    });
+
+    it('answers 503 instead of the @Res() response when saving rejects', async () => {
+      const backend = new FailingBackend();
+      app = await boot({ backend });
+      backend.failing.add('write');
+      const res = await get('/res').expect(503);
+      expect(res.body.statusCode).toBe(503);
+      expect(sessionSetCookie(res)).toBeUndefined();
+      expect(logged(errorSpy)).toContain('store down (write)');
+    });
+
+    it('answers 503 when regenerate cannot store the new record', async () => {
+      const backend = new FailingBackend();
+      app = await boot({ backend });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      backend.failing.add('write').add('rename');
+      await get('/regenerate', cookie).expect(503);
+      expect(logged(errorSpy)).toMatch(/store down \((write|rename)\)/);
+      backend.failing.clear();
+      await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
+    });
+
+    it('answers 503 when destroy cannot delete the record', async () => {
+      const backend = new FailingBackend();
+      app = await boot({ backend });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      backend.failing.add('destroy');
+      await get('/destroy', cookie).expect(503);
+      backend.failing.clear();
+      await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
+    });
+  });
+
+  describe('corrupt stored data', () => {
+    const corrupt: [string, unknown][] = [
+      ['a string', 'not a session'],
+      ['a number', 42],
+      ['an array', [1, 2, 3]],
+      ['an object without the metadata', { user: 'mallory' }],
+      ['an object with broken metadata', { user: 'mallory', __session: 'x' }],
+      ['an object with metadata of the wrong types', { user: 'mallory', __session: { c: 'a', e: 'b' } }],
+    ];
+
+    it.each(corrupt)('treats %s as missing, logs a warning and does not overwrite it', async (_name, value) => {
+      const backend = new RawBackend();
+      app = await boot({ backend });
+      const id = newId();
+      backend.map.set(storageKey(id), value);
+      const cookie = `session=${signedValue(id)}`;
+
+      await get('/read', cookie).expect(200, { isNew: true, data: {} });
+      expect(warnSpy).toHaveBeenCalled();
+
+      const res = await get('/update', cookie).expect(200);
+      const issued = idOf(sessionSetCookie(res)!.value);
+      expect(issued).not.toBe(id);
+      expect(backend.map.get(storageKey(id))).toEqual(value);
+      expect(backend.map.get(storageKey(issued))).toMatchObject({ theme: 'dark' });
+    });
+  });
+});
