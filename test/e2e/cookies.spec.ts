@@ -32,6 +32,12 @@ class CookieController {
     return { isNew: session.isNew, id: session.id, data: session.toJSON() };
   }
 
+  @Get('clear')
+  clear(@Session() session: Session): { ok: true } {
+    session.clear();
+    return { ok: true };
+  }
+
   @Get('set-and-probe')
   setAndProbe(@Session() session: Session): unknown {
     const wasNew = session.isNew;
@@ -160,6 +166,14 @@ describe('session cookie', () => {
       expect(attributes.path).toBe('/app');
       expect(attributes.httponly).toBeUndefined();
     });
+    it('clears the cookie with the same Path and Domain it was set with, so browsers drop it', async () => {
+      app = await boot({ cookie: { path: '/', domain: 'example.com' }, cookieHttpsOnly: true });
+      const login = await request(app.getHttpServer()).get('/set').expect(200);
+      const res = await request(app.getHttpServer()).get('/clear').set('Cookie', cookieFrom(login)).expect(200);
+      const cleared = sessionSetCookie(res)!;
+      expect(cleared.value).toBe('');
+      expect(cleared.attributes).toMatchObject({ 'max-age': '0', path: '/', domain: 'example.com', secure: true });
+    });
   });
 
   describe('key rotation', () => {
@@ -254,6 +268,15 @@ describe('session cookie', () => {
       const id = idOf(sessionSetCookie(res)!.value);
       expect([idOf(validA), idOf(validB)]).not.toContain(id);
       expect(backend.calls.read).toBe(0);
+    });
+
+    it('does not read a cookie whose name only contains the session cookie name', async () => {
+      const res = await request(app!.getHttpServer())
+        .get('/probe')
+        .set('Cookie', `mysession=${validA}; session_old=${validB}`)
+        .expect(200);
+      expect(res.body).toEqual({ isNew: true, id: '', data: {} });
+      expect(backend.total).toBe(0);
     });
 
     it('reads the session cookie among other cookies', async () => {

@@ -13,6 +13,12 @@ class ExpiryController {
     return { ok: true };
   }
 
+  @Get('update')
+  update(@Session() session: Session): { ok: true } {
+    session.set('seen', Date.now());
+    return { ok: true };
+  }
+
   @Get('read')
   read(@Session() session: Session): unknown {
     return { user: session.get('user') ?? null };
@@ -91,6 +97,20 @@ describe('expiry', () => {
       await get('/read', cookie).expect(200, { user: 'alice' });
       expect(backend.writes).toBe(0);
       expect(backend.calls.touch + backend.calls.readAndTouch).toBeGreaterThanOrEqual(2);
+    });
+
+    it('re-sends the cookie with a fresh Max-Age for a modified session too', async () => {
+      app = await boot({ backend: new MemoryBackend(), maxAge: 60, rolling: true });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      const res = await get('/update', cookie).expect(200);
+      expect(`session=${sessionSetCookie(res)?.value}`).toBe(cookie);
+      expect(sessionSetCookie(res)?.attributes['max-age']).toBe('60');
+    });
+
+    it('sets no cookie for a request without a session', async () => {
+      app = await boot({ backend: new MemoryBackend(), maxAge: 60, rolling: true });
+      const res = await get('/read').expect(200, { user: null });
+      expect(sessionSetCookie(res)).toBeUndefined();
     });
 
     it('keeps a session alive past the original maxAge on a custom backend with only the four methods', async () => {

@@ -47,6 +47,13 @@ class ServiceController {
     return { id: after.id };
   }
 
+  @Get('regenerate-then-set')
+  async regenerateThenSet(@Req() req: Req, @Session() session: Session): Promise<unknown> {
+    await this.sessions.regenerate(req);
+    session.set('after', 'regenerate');
+    return { id: session.id };
+  }
+
   @Get('destroy')
   async destroy(@Req() req: Req): Promise<unknown> {
     await this.sessions.destroy(req);
@@ -144,6 +151,15 @@ describe.each([
       expect(await backend.read(storageKey(oldId))).toBeNull();
       expect(await backend.read(storageKey(res.body.after))).toMatchObject({ user: 'alice' });
       await get('/read', cookieFrom(login)).expect(200, { isNew: true, id: '', data: {} });
+    });
+
+    it('saves changes made after regenerate in the same request under the new id', async () => {
+      const login = await get('/login').expect(200);
+      const res = await get('/regenerate-then-set', cookieFrom(login)).expect(200);
+      expect(idOf(sessionSetCookie(res)!.value)).toBe(res.body.id);
+      const read = await get('/read', cookieFrom(res)).expect(200);
+      expect(read.body.data).toEqual({ user: 'alice', role: 'admin', after: 'regenerate' });
+      expect(backend.size).toBe(1);
     });
 
     it('gives a session created in the same request an id and a cookie', async () => {
