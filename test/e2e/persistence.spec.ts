@@ -97,6 +97,13 @@ class PersistenceController {
     return { ok: true };
   }
 
+  @Get('slow-set')
+  async slowSet(@Session() session: Session, @Query('key') key: string, @Query('delay') delay: string): Promise<{ ok: true }> {
+    session.set(key, key);
+    await new Promise((resolve) => setTimeout(resolve, Number(delay)));
+    return { ok: true };
+  }
+
   @Get('bad-value')
   badValue(@Session() session: Session, @Query('kind') kind: string): unknown {
     try {
@@ -234,6 +241,13 @@ describe('persistence', () => {
     await get('/mutate-after-set', cookie).expect(200);
     const after = await get('/read', cookie).expect(200);
     expect(after.body.data.profile).toEqual({ name: 'Carol', tags: [] });
+  });
+
+  it('keeps both changes of two overlapping requests of one session on MemoryBackend', async () => {
+    const cookie = await login();
+    await Promise.all([get('/slow-set?key=a&delay=150', cookie).expect(200), get('/slow-set?key=b&delay=0', cookie).expect(200)]);
+    const after = await get('/read', cookie).expect(200);
+    expect(after.body.data).toMatchObject({ user: 'alice', a: 'a', b: 'b' });
   });
 
   it.each(['bigint', 'function', 'circular', 'nan', 'nested-bigint'])(
