@@ -35,7 +35,10 @@ describe('readCookie', () => {
     for (let i = 0; i < 20_000; i += 1) {
       const header =
         i % 2 === 0
-          ? Array.from({ length: randomInt(0, 80) }, () => alphabet[randomInt(alphabet.length)]).join('')
+          ? Array.from(
+              { length: randomInt(0, 80) },
+              () => alphabet[randomInt(alphabet.length)],
+            ).join('')
           : randomBytes(randomInt(0, 120)).toString('latin1');
       const found = readCookie(header, 'session');
       if (found !== undefined) expect(header).toContain(found);

@@ -11,7 +11,10 @@ const MAX_HEADER_LENGTH = 16_384;
  * silently keep the first or the last, which is why this small scanner is
  * our own.
  */
-export function readCookie(header: string | string[] | undefined, name: string): string | undefined {
+export function readCookie(
+  header: string | string[] | undefined,
+  name: string,
+): string | undefined {
   if (typeof header !== 'string') {
     if (!Array.isArray(header)) return undefined;
     header = header.join('; ');
@@ -26,7 +29,8 @@ export function readCookie(header: string | string[] | undefined, name: string):
     if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
       if (found !== undefined) return undefined;
       let value = header.slice(eq + 1, end).trim();
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"'))
+        value = value.slice(1, -1);
       found = value;
     }
     start = end + 1;

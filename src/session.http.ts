@@ -39,7 +39,8 @@ export function responseOf(request: SessionRequest): SessionResponse | undefined
 
 function withCookie(existing: unknown, name: string, header: string): string[] {
   const prefix = `${name}=`;
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+  const list =
+    existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
   return [...list.filter((value: string) => !value.startsWith(prefix)), header];
 }
 
@@ -50,7 +51,10 @@ class NodeResponse implements SessionResponse {
   setCookie(name: string, header: string): void {
     if (this.response.headersSent) return;
     const existing = this.response.getHeader('set-cookie');
-    this.response.setHeader('Set-Cookie', existing === undefined ? header : withCookie(existing, name, header));
+    this.response.setHeader(
+      'Set-Cookie',
+      existing === undefined ? header : withCookie(existing, name, header),
+    );
   }
 
   guard(beforeHeaders: () => void, beforeEnd: () => Promise<void>, failureMessage: string): void {
@@ -67,7 +71,11 @@ class NodeResponse implements SessionResponse {
       const finish = () => (end as (...a: unknown[]) => ServerResponse).apply(response, args);
       beforeEnd().then(finish, () => {
         if (response.headersSent) finish();
-        else (end as (chunk: string) => ServerResponse).call(response, unavailable(response, failureMessage));
+        else
+          (end as (chunk: string) => ServerResponse).call(
+            response,
+            unavailable(response, failureMessage),
+          );
       });
       return response;
     } as ServerResponse['end'];
@@ -138,7 +146,11 @@ export function registerFastifyHooks(
     request[REPLY] = reply;
     done();
   }) as never);
-  instance.addHook('onSend', (async (request: object, reply: FastifyReplyLike, payload: unknown) => {
+  instance.addHook('onSend', (async (
+    request: object,
+    reply: FastifyReplyLike,
+    payload: unknown,
+  ) => {
     try {
       await commit(request);
       return payload;

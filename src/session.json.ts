@@ -49,5 +49,7 @@ function fail(key: string, path: string, what: string): never {
 
 /** @internal A deep copy of a JSON value (values in a session are always JSON-clean). */
 export function copyJson<T>(value: T): T {
-  return value !== null && typeof value === 'object' ? (JSON.parse(JSON.stringify(value)) as T) : value;
+  return value !== null && typeof value === 'object'
+    ? (JSON.parse(JSON.stringify(value)) as T)
+    : value;
 }

@@ -13,6 +13,12 @@ export const messages = {
     `Invalid session option \`${name}\`: expected ${expected}, got ${describe(got)}`,
   invalidBackend: (got: unknown) =>
     `Invalid session option \`backend\`: expected an instance of a SessionBackend subclass (such as new MemoryBackend() or new RedisBackend()), got ${describe(got)}`,
+  noUserIndex: (backend: unknown) =>
+    `Session option \`userKey\` needs a backend that can index sessions by user (indexAdd, indexRemove, indexList): ${
+      (backend as object)?.constructor?.name ?? 'this backend'
+    } cannot. Use MemoryBackend or RedisBackend, or add those methods to your backend`,
+  userKeyNotSet: () =>
+    "Listing or ending a user's sessions needs the `userKey` option: SessionModule.forRoot({ secretKey, userKey: 'userId' })",
   reservedKey: (key: string) =>
     `Session key "${key}" is reserved for the session's own bookkeeping: choose another key`,
   notJson: (key: string, path: string, what: string) =>

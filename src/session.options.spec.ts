@@ -46,7 +46,12 @@ describe('resolveSessionOptions', () => {
     });
     expect(options.backend).toBe(backend);
     expect(options.secretKeys).toEqual([SECRET, 'o'.repeat(40)]);
-    expect(options.cookie).toEqual({ path: '/app', domain: 'example.com', httpOnly: false, sameSite: 'strict' });
+    expect(options.cookie).toEqual({
+      path: '/app',
+      domain: 'example.com',
+      httpOnly: false,
+      sameSite: 'strict',
+    });
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { MemoryBackend } from './backends/memory.backend.js';
-import { isSessionBackend, type SessionBackend } from './backends/session-backend.js';
-import { DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE } from './session.constants.js';
+import { hasUserIndex, isSessionBackend, type SessionBackend } from './backends/session-backend.js';
+import { DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE, META_KEY } from './session.constants.js';
 import { SessionOptionsError } from './session.errors.js';
 import { messages } from './session.messages.js';
 
@@ -44,6 +44,13 @@ export interface SessionModuleOptions {
   cookieHttpsOnly?: boolean;
   /** Other cookie attributes. Default `{ path: '/', httpOnly: true, sameSite: 'lax' }`. */
   cookie?: SessionCookieOptions;
+  /**
+   * The session key that identifies the user (for example `'userId'`). When
+   * set, sessions holding that key are indexed by its value, so that
+   * `SessionService` can list a user's sessions and end them all ("log out
+   * everywhere"). Needs a backend with the user-index capability. Default: none.
+   */
+  userKey?: string;
 }
 
 /** The options after defaults are merged and validated: what `SESSION_OPTIONS` injects. */
@@ -56,6 +63,7 @@ export interface ResolvedSessionOptions {
   readonly cookieName: string;
   readonly cookieHttpsOnly: boolean;
   readonly cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
+  readonly userKey: string | undefined;
 }
 
 const SAME_SITE: readonly string[] = ['lax', 'strict', 'none'];
@@ -78,7 +86,9 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   const secretKeys = resolveSecretKeys(options.secretKey);
   const maxAge = options.maxAge ?? DEFAULT_MAX_AGE;
   if (!isPositiveSeconds(maxAge)) {
-    throw new SessionOptionsError(messages.invalidOption('maxAge', 'a positive number of seconds', maxAge));
+    throw new SessionOptionsError(
+      messages.invalidOption('maxAge', 'a positive number of seconds', maxAge),
+    );
   }
   const absoluteTimeout = options.absoluteTimeout;
   if (absoluteTimeout !== undefined && !isPositiveSeconds(absoluteTimeout)) {
@@ -93,12 +103,25 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   const cookieName = options.cookieName ?? DEFAULT_COOKIE_NAME;
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
     throw new SessionOptionsError(
-      messages.invalidOption('cookieName', 'a cookie name made of letters, digits and !#$%&\'*+-.^_`|~', cookieName),
+      messages.invalidOption(
+        'cookieName',
+        "a cookie name made of letters, digits and !#$%&'*+-.^_`|~",
+        cookieName,
+      ),
     );
   }
   const backend = options.backend ?? new MemoryBackend();
   if (!isSessionBackend(backend)) {
     throw new SessionOptionsError(messages.invalidBackend(backend));
+  }
+  const userKey = options.userKey;
+  if (userKey !== undefined) {
+    if (typeof userKey !== 'string' || userKey.length === 0 || userKey === META_KEY) {
+      throw new SessionOptionsError(
+        messages.invalidOption('userKey', 'the name of a session key, such as "userId"', userKey),
+      );
+    }
+    if (!hasUserIndex(backend)) throw new SessionOptionsError(messages.noUserIndex(backend));
   }
   return {
     secretKeys,
@@ -109,6 +132,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     cookieName,
     cookieHttpsOnly,
     cookie: resolveCookie(options.cookie, cookieHttpsOnly),
+    userKey,
   };
 }
 

@@ -1,12 +1,17 @@
+import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import {
-  Inject,
-  Injectable,
-  Logger,
-  ServiceUnavailableException,
-} from '@nestjs/common';
-import { hasNativeTouch, type SessionBackend, type SessionData } from './backends/session-backend.js';
+  hasNativeTouch,
+  type SessionBackend,
+  type SessionData,
+} from './backends/session-backend.js';
 import { META_KEY, REQUEST_STATE, SESSION_OPTIONS } from './session.constants.js';
-import { cookieHeaderOf, responseOf, type SessionRequest, type SessionResponse } from './session.http.js';
+import {
+  cookieHeaderOf,
+  responseOf,
+  type SessionRequest,
+  type SessionResponse,
+} from './session.http.js';
 import { readCookie, serializeCookie } from './session.cookie.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
@@ -19,6 +24,23 @@ interface RecordMeta {
   c: number;
   /** Expires, ms since the epoch (server-side check, whatever the store's TTL says). */
   e: number;
+  /** When the user index entry was last refreshed (only with `userKey`). */
+  i?: number;
+}
+
+/**
+ * One of a user's sessions, as `SessionService.listSessions` reports it. The
+ * `handle` identifies the session for `destroySession`; it is derived from the
+ * storage key (a digest), never the session id, so showing it to the user is
+ * safe.
+ */
+export interface UserSession {
+  readonly handle: string;
+  readonly createdAt: Date;
+  /** When it ends unless used again; with `rolling`, last use + `maxAge`. */
+  readonly expiresAt: Date;
+  /** True for the session of the request passed to `listSessions`. */
+  readonly current: boolean;
 }
 
 /** Per-request bookkeeping, kept on the request under a symbol. */
@@ -28,6 +50,8 @@ interface RequestState {
   response?: SessionResponse;
   /** Work pending for the save step: a rolling refresh that still has to reach the store. */
   touchPending: boolean;
+  /** The record's metadata and the user index entry are due for a refresh. */
+  refreshPending: boolean;
   /** Hooks on the response are installed (once). */
   hooked: boolean;
   /** The last save failed: don't try again for this request. */
@@ -78,6 +102,7 @@ export class SessionService {
     const fresh: RequestState = {
       loading: undefined as unknown as Promise<Session>,
       touchPending: false,
+      refreshPending: false,
       hooked: false,
       failed: false,
     };
@@ -94,10 +119,14 @@ export class SessionService {
     const session = await this.load(request);
     const state = this.stateOf(request);
     const oldKey = session._stored ? session._storageKey : undefined;
+    const oldOwner = session._owner;
     try {
       if (session.keys().length === 0) {
-        if (oldKey) await this.backend.destroy(oldKey);
-        if (oldKey) this.clearCookie(state);
+        if (oldKey) {
+          await this.backend.destroy(oldKey);
+          await this.unindex(oldOwner, oldKey);
+          this.clearCookie(state);
+        }
         session._reset();
         return session;
       }
@@ -105,18 +134,28 @@ export class SessionService {
       const storageKey = storageKeyOf(id);
       const now = Date.now();
       const ttl = this.ttl(now, now);
-      const record = this.record(session, now, now + ttl * 1000);
+      const owner = this.ownerOf(session);
+      await this.index(owner, storageKey, now);
+      const record = this.record(session, {
+        c: now,
+        e: now + ttl * 1000,
+        i: owner ? now : undefined,
+      });
       if (oldKey && this.backend.rename) {
         await this.backend.rename(oldKey, storageKey, record, ttl);
       } else {
         await this.backend.write(storageKey, record, ttl);
         if (oldKey) await this.backend.destroy(oldKey);
       }
+      if (oldKey) await this.unindex(oldOwner, oldKey);
       session._id = id;
       session._storageKey = storageKey;
       session._createdAt = now;
+      session._owner = owner;
+      session._indexedAt = now;
       session._saved();
       state.touchPending = false;
+      state.refreshPending = false;
       this.watch(state, session);
       this.setCookie(state, this.signer.sign(id), ttl);
       return session;
@@ -136,17 +175,96 @@ export class SessionService {
     if (session._stored) {
       try {
         await this.backend.destroy(session._storageKey);
+        await this.unindex(session._owner, session._storageKey);
       } catch (error) {
         state.failed = true;
         throw this.unavailable('destroy', error, messages.saveFailed());
       }
     }
-    if (session._stored || readCookie(cookieHeaderOf(request as SessionRequest), this.options.cookieName)) {
+    if (
+      session._stored ||
+      readCookie(cookieHeaderOf(request as SessionRequest), this.options.cookieName)
+    ) {
       this.clearCookie(state);
     }
     session._reset();
     state.touchPending = false;
+    state.refreshPending = false;
     this.watch(state, session);
+  }
+
+  /**
+   * The live sessions of a user (by the value the `userKey` option names),
+   * newest first. Pass the current request to have its session marked
+   * `current`. Needs the `userKey` option.
+   *
+   * @example
+   * @Get('devices')
+   * devices(@Req() req: Request, @Session('userId') userId: number) {
+   *   return this.sessions.listSessions(userId, req);
+   * }
+   */
+  async listSessions(user: unknown, request?: object): Promise<UserSession[]> {
+    const owner = this.requireOwner(user);
+    const current = request ? await this.currentKey(request) : undefined;
+    let entries;
+    try {
+      entries = await this.backend.indexList!(owner);
+    } catch (error) {
+      throw this.unavailable('list', error, messages.loadFailed());
+    }
+    return entries
+      .map((entry) => ({
+        handle: entry.id,
+        createdAt: new Date(entry.createdAt),
+        expiresAt: new Date(entry.expiresAt),
+        current: entry.id === current,
+      }))
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  /**
+   * Ends every session of a user ("log out everywhere"), optionally except
+   * the session of the request given as `except`. Resolves to how many
+   * sessions were ended. Needs the `userKey` option.
+   *
+   * @example
+   * await this.sessions.destroyAllSessions(userId, { except: req }); // after a password change
+   */
+  async destroyAllSessions(user: unknown, options: { except?: object } = {}): Promise<number> {
+    const owner = this.requireOwner(user);
+    const keep = options.except ? await this.currentKey(options.except) : undefined;
+    try {
+      const entries = await this.backend.indexList!(owner);
+      let ended = 0;
+      for (const entry of entries) {
+        if (entry.id === keep) continue;
+        await this.backend.destroy(entry.id);
+        await this.backend.indexRemove!(owner, entry.id);
+        ended += 1;
+      }
+      return ended;
+    } catch (error) {
+      throw this.unavailable('destroy', error, messages.saveFailed());
+    }
+  }
+
+  /**
+   * Ends one session of a user, by the `handle` that `listSessions` gave.
+   * Resolves to false when the handle is not one of this user's live
+   * sessions (so a user can only end their own). Needs the `userKey` option.
+   */
+  async destroySession(user: unknown, handle: string): Promise<boolean> {
+    const owner = this.requireOwner(user);
+    try {
+      const entries = await this.backend.indexList!(owner);
+      if (!entries.some((entry) => entry.id === handle)) return false;
+      await this.backend.destroy(handle);
+      await this.backend.indexRemove!(owner, handle);
+      return true;
+    } catch (error) {
+      throw this.unavailable('destroy', error, messages.saveFailed());
+    }
   }
 
   /**
@@ -185,15 +303,27 @@ export class SessionService {
         loaded._storageKey = storageKey;
         loaded._createdAt = meta.c;
         loaded._stored = true;
+        loaded._owner = this.ownerOf(loaded);
+        loaded._indexedAt = meta.i ?? 0;
+        state.refreshPending =
+          loaded._owner !== undefined && this.indexStale(loaded._indexedAt, now);
         state.session = loaded;
         request.session = loaded;
         state.response = responseOf(request);
         if (rolling) {
           state.touchPending = !touching;
-          this.setCookie(state, cookie.keyIndex === 0 ? value! : this.signer.sign(cookie.id), this.ttl(meta.c, now));
+          this.setCookie(
+            state,
+            cookie.keyIndex === 0 ? value! : this.signer.sign(cookie.id),
+            this.ttl(meta.c, now),
+          );
         } else if (cookie.keyIndex > 0) {
           // Verified by an older key: re-issue it under the current one.
-          this.setCookie(state, this.signer.sign(cookie.id), Math.max(1, Math.ceil((meta.e - now) / 1000)));
+          this.setCookie(
+            state,
+            this.signer.sign(cookie.id),
+            Math.max(1, Math.ceil((meta.e - now) / 1000)),
+          );
         }
         this.watch(state, loaded);
         return loaded;
@@ -217,52 +347,124 @@ export class SessionService {
           session._clean();
           return;
         }
-        this.prepareHeaders(state, session);
+        if (!session._id) this.assignId(session);
         const ttl = this.ttl(now, now);
-        await backend.write(session._storageKey, this.record(session, now, now + ttl * 1000), ttl);
+        const owner = this.ownerOf(session);
+        await this.index(owner, session._storageKey, now);
+        const meta = { c: now, e: now + ttl * 1000, i: owner ? now : undefined };
+        await backend.write(session._storageKey, this.record(session, meta), ttl);
         session._createdAt = now;
+        session._owner = owner;
+        session._indexedAt = now;
         session._saved();
         this.setCookie(state, this.signer.sign(session._id), ttl);
         return;
       }
+      const key = session._storageKey;
       const ttl = this.ttl(session._createdAt, now);
       if (session._modified && session.keys().length === 0) {
-        await backend.destroy(session._storageKey);
+        await backend.destroy(key);
+        await this.unindex(session._owner, key);
         this.clearCookie(state);
         session._reset();
         return;
       }
-      if (session._modified) {
-        const meta: RecordMeta = { c: session._createdAt, e: now + ttl * 1000 };
-        if (backend.patch) {
-          const set: Record<string, unknown> = { [META_KEY]: meta };
-          for (const key of session._changed) set[key] = session._data[key];
-          const applied = await backend.patch(session._storageKey, { set, unset: [...session._deleted] }, ttl);
-          if (!applied) {
-            // Destroyed by another request meanwhile: don't bring it back.
-            this.clearCookie(state);
-            session._reset();
-            state.touchPending = false;
-            return;
-          }
-        } else {
-          await backend.write(session._storageKey, this.record(session, session._createdAt, meta.e), ttl);
+      if (!session._modified && !state.refreshPending) {
+        if (state.touchPending) {
+          if (this.nativeTouch) await backend.touch(key, ttl);
+          else await backend.write(key, this.record(session, this.meta(session, now, ttl)), ttl);
+          state.touchPending = false;
         }
-        session._saved();
-        state.touchPending = false;
         return;
       }
-      if (state.touchPending) {
-        if (this.nativeTouch) await backend.touch(session._storageKey, ttl);
-        else await backend.write(session._storageKey, this.record(session, session._createdAt, now + ttl * 1000), ttl);
-        state.touchPending = false;
+      // A change, or metadata due for a refresh: write only what changed.
+      const owner = this.ownerOf(session);
+      const reindex =
+        owner !== undefined &&
+        (owner !== session._owner ||
+          state.refreshPending ||
+          this.indexStale(session._indexedAt, now));
+      if (reindex) await this.index(owner, key, session._createdAt);
+      const indexedAt = reindex ? now : session._indexedAt;
+      const meta: RecordMeta = {
+        c: session._createdAt,
+        e: now + ttl * 1000,
+        i: owner ? indexedAt : undefined,
+      };
+      if (backend.patch) {
+        const set: Record<string, unknown> = { [META_KEY]: meta };
+        for (const name of session._changed) set[name] = session._data[name];
+        const applied = await backend.patch(key, { set, unset: [...session._deleted] }, ttl);
+        if (!applied) {
+          // Destroyed by another request meanwhile: don't bring it back.
+          await this.unindex(owner, key);
+          this.clearCookie(state);
+          session._reset();
+          state.touchPending = false;
+          state.refreshPending = false;
+          return;
+        }
+      } else {
+        await backend.write(key, this.record(session, meta), ttl);
       }
+      if (session._owner !== undefined && session._owner !== owner)
+        await this.unindex(session._owner, key);
+      session._owner = owner;
+      session._indexedAt = indexedAt;
+      session._saved();
+      state.touchPending = false;
+      state.refreshPending = false;
     } catch (error) {
       state.failed = true;
       throw this.unavailable('save', error, messages.saveFailed());
     } finally {
       this.watch(state, session);
     }
+  }
+
+  private meta(session: Session, now: number, ttl: number): RecordMeta {
+    return {
+      c: session._createdAt,
+      e: now + ttl * 1000,
+      i: session._owner ? session._indexedAt : undefined,
+    };
+  }
+
+  /** Digest of the user key's value: what the index is keyed by (no user ids in key names). */
+  private ownerOf(session: Session): string | undefined {
+    const userKey = this.options.userKey;
+    if (userKey === undefined) return undefined;
+    const value = session._data[userKey];
+    return value === undefined || value === null ? undefined : ownerDigest(value);
+  }
+
+  private requireOwner(user: unknown): string {
+    if (this.options.userKey === undefined) throw new Error(messages.userKeyNotSet());
+    return ownerDigest(user);
+  }
+
+  /** The storage key of the request's session, if it is stored. */
+  private async currentKey(request: object): Promise<string | undefined> {
+    const session = await this.load(request);
+    return session._stored ? session._storageKey : undefined;
+  }
+
+  /**
+   * The index entry must outlive the session: it is kept for twice `maxAge`
+   * and refreshed once half of `maxAge` has passed, so a session (extended
+   * by at most `maxAge` per request) always ends before its entry does.
+   */
+  private indexStale(indexedAt: number, now: number): boolean {
+    return now - indexedAt > (this.options.maxAge * 1000) / 2;
+  }
+
+  private async index(owner: string | undefined, key: string, createdAt: number): Promise<void> {
+    if (owner !== undefined)
+      await this.backend.indexAdd!(owner, key, createdAt, Math.ceil(this.options.maxAge * 2));
+  }
+
+  private async unindex(owner: string | undefined, key: string): Promise<void> {
+    if (owner !== undefined) await this.backend.indexRemove!(owner, key);
   }
 
   /**
@@ -272,13 +474,18 @@ export class SessionService {
   private prepareHeaders(state: RequestState, session: Session): void {
     if (!session._modified) return;
     if (!session._stored && session.keys().length > 0 && !session._id) {
-      session._id = newSessionId();
-      session._storageKey = storageKeyOf(session._id);
+      this.assignId(session);
       this.setCookie(state, this.signer.sign(session._id), this.ttl(Date.now(), Date.now()));
     } else if (session._stored && session.keys().length === 0) {
       this.clearCookie(state);
     }
   }
+
+  private assignId(session: Session): void {
+    session._id = newSessionId();
+    session._storageKey = storageKeyOf(session._id);
+  }
+
 
   /**
    * Arms the response hook the first time there is something to save, so
@@ -286,7 +493,7 @@ export class SessionService {
    */
   private watch(state: RequestState, session: Session): void {
     if (state.hooked || !state.response) return;
-    if (session._modified || state.touchPending) {
+    if (session._modified || state.touchPending || state.refreshPending) {
       this.hook(state, session);
       return;
     }
@@ -305,14 +512,17 @@ export class SessionService {
 
   private commitState(state: RequestState): Promise<void> {
     if (!state.session || state.failed) return Promise.resolve();
-    if (!state.session._modified && !state.touchPending) return state.saving ?? Promise.resolve();
-    const saving = (state.saving ?? Promise.resolve()).then(() => this.save(state, state.session!));
+    const { session } = state;
+    if (!session._modified && !state.touchPending && !state.refreshPending) {
+      return state.saving ?? Promise.resolve();
+    }
+    const saving = (state.saving ?? Promise.resolve()).then(() => this.save(state, session));
     state.saving = saving.catch(() => undefined);
     return saving;
   }
 
-  private record(session: Session, createdAt: number, expiresAt: number): SessionData {
-    const meta: RecordMeta = { c: createdAt, e: expiresAt };
+  private record(session: Session, meta: RecordMeta): SessionData {
+    if (meta.i === undefined) delete meta.i;
     return { ...session._data, [META_KEY]: meta };
   }
 
@@ -335,8 +545,7 @@ export class SessionService {
 
   private metaOf(record: SessionData, storageKey: string): RecordMeta | undefined {
     const meta = (record !== null && typeof record === 'object' ? record[META_KEY] : undefined) as
-      | Partial<RecordMeta>
-      | undefined;
+      Partial<RecordMeta> | undefined;
     if (meta && typeof meta.c === 'number' && typeof meta.e === 'number') return meta as RecordMeta;
     this.logger.warn(messages.corruptRecord(storageKey));
     return undefined;
@@ -352,7 +561,10 @@ export class SessionService {
   }
 
   private setCookie(state: RequestState, value: string, maxAge: number): void {
-    state.response?.setCookie(this.options.cookieName, serializeCookie(this.options, value, maxAge));
+    state.response?.setCookie(
+      this.options.cookieName,
+      serializeCookie(this.options, value, maxAge),
+    );
   }
 
   private clearCookie(state: RequestState): void {
@@ -371,4 +583,10 @@ export class SessionService {
     );
     return new ServiceUnavailableException(message);
   }
+}
+
+function ownerDigest(user: unknown): string {
+  return createHash('sha256')
+    .update(`user:${JSON.stringify(user)}`)
+    .digest('base64url');
 }

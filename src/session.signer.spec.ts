@@ -37,7 +37,8 @@ describe('SessionSigner', () => {
   it('rejects a tampered id or signature', () => {
     const signer = new SessionSigner([KEY]);
     const value = signer.sign(newSessionId());
-    const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+    const flip = (s: string, i: number) =>
+      s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
     expect(signer.unsign(flip(value, 0))).toBeNull();
     expect(signer.unsign(flip(value, value.length - 2))).toBeNull();
   });

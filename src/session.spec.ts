@@ -81,14 +81,19 @@ describe('Session', () => {
     ['NaN', Number.NaN, 'NaN'],
     ['Infinity', Number.POSITIVE_INFINITY, 'Infinity'],
     ['a nested function', { a: [1, { b: () => 1 }] }, 'cart.a[1].b'],
-  ])('refuses %s with an error naming the key, leaving the session unchanged', (_name, value, detail) => {
-    const session = new Session();
-    session.set('cart', 'before');
-    expect(() => session.set('cart', value)).toThrow(SessionValueError);
-    expect(() => session.set('cart', value)).toThrow(/"cart"/);
-    expect(() => session.set('cart', value)).toThrow(new RegExp(detail.replace(/[[\].]/g, '\\$&')));
-    expect(session.get('cart')).toBe('before');
-  });
+  ])(
+    'refuses %s with an error naming the key, leaving the session unchanged',
+    (_name, value, detail) => {
+      const session = new Session();
+      session.set('cart', 'before');
+      expect(() => session.set('cart', value)).toThrow(SessionValueError);
+      expect(() => session.set('cart', value)).toThrow(/"cart"/);
+      expect(() => session.set('cart', value)).toThrow(
+        new RegExp(detail.replace(/[[\].]/g, '\\$&')),
+      );
+      expect(session.get('cart')).toBe('before');
+    },
+  );
 
   it('refuses a circular value', () => {
     const loop: Record<string, unknown> = { a: 1 };

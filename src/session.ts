@@ -23,6 +23,10 @@ export class Session<T extends SessionData = SessionData> {
   _stored = false;
   /** @internal Milliseconds since the epoch; 0 until stored. */
   _createdAt = 0;
+  /** @internal Digest of the user key's value when loaded or last saved (user index). */
+  _owner: string | undefined;
+  /** @internal When the user index entry was last refreshed, ms since the epoch. */
+  _indexedAt = 0;
   /** @internal Keys set since the last save. */
   _changed = new Set<string>();
   /** @internal Keys deleted since the last save. */
@@ -131,6 +135,8 @@ export class Session<T extends SessionData = SessionData> {
     this._storageKey = '';
     this._stored = false;
     this._createdAt = 0;
+    this._owner = undefined;
+    this._indexedAt = 0;
     this._changed.clear();
     this._deleted.clear();
   }

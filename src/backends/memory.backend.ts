@@ -1,4 +1,9 @@
-import { SessionBackend, type SessionData, type SessionDelta } from './session-backend.js';
+import {
+  SessionBackend,
+  type IndexedSession,
+  type SessionData,
+  type SessionDelta,
+} from './session-backend.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -25,6 +30,8 @@ interface Entry {
  */
 export class MemoryBackend extends SessionBackend {
   private readonly entries = new Map<string, Entry>();
+  /** owner → (storage key → createdAt) */
+  private readonly owners = new Map<string, Map<string, number>>();
   private readonly maxSessions: number;
   private readonly sweepMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -33,7 +40,9 @@ export class MemoryBackend extends SessionBackend {
     super();
     const { maxSessions = 10_000, sweepIntervalSeconds = 60 } = options;
     if (!Number.isInteger(maxSessions) || maxSessions < 1) {
-      throw new RangeError(`MemoryBackend maxSessions must be a positive integer, got ${maxSessions}`);
+      throw new RangeError(
+        `MemoryBackend maxSessions must be a positive integer, got ${maxSessions}`,
+      );
     }
     if (typeof sweepIntervalSeconds !== 'number' || !(sweepIntervalSeconds > 0)) {
       throw new RangeError(
@@ -64,6 +73,7 @@ export class MemoryBackend extends SessionBackend {
 
   async clear(): Promise<void> {
     this.entries.clear();
+    this.owners.clear();
   }
 
   override async touch(id: string, ttlSeconds: number): Promise<void> {
@@ -88,10 +98,42 @@ export class MemoryBackend extends SessionBackend {
     return true;
   }
 
-  override async rename(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<void> {
+  override async rename(
+    oldId: string,
+    newId: string,
+    data: SessionData,
+    ttlSeconds: number,
+  ): Promise<void> {
     const json = JSON.stringify(data);
     this.entries.delete(oldId);
     this.store(newId, json, ttlSeconds);
+  }
+
+  override async indexAdd(owner: string, id: string, createdAt: number): Promise<void> {
+    let sessions = this.owners.get(owner);
+    if (!sessions) this.owners.set(owner, (sessions = new Map()));
+    sessions.set(id, createdAt);
+  }
+
+  override async indexRemove(owner: string, id: string): Promise<void> {
+    const sessions = this.owners.get(owner);
+    if (!sessions) return;
+    sessions.delete(id);
+    if (sessions.size === 0) this.owners.delete(owner);
+  }
+
+  override async indexList(owner: string): Promise<IndexedSession[]> {
+    const sessions = this.owners.get(owner);
+    if (!sessions) return [];
+    const now = Date.now();
+    const list: IndexedSession[] = [];
+    for (const [id, createdAt] of sessions) {
+      const entry = this.entries.get(id);
+      if (entry && entry.expiresAt > now) list.push({ id, createdAt, expiresAt: entry.expiresAt });
+      else sessions.delete(id);
+    }
+    if (sessions.size === 0) this.owners.delete(owner);
+    return list;
   }
 
   override async close(): Promise<void> {
@@ -104,6 +146,11 @@ export class MemoryBackend extends SessionBackend {
     const now = Date.now();
     for (const [id, entry] of this.entries) {
       if (entry.expiresAt <= now) this.entries.delete(id);
+    }
+    // The index follows: entries of sessions that expired or were evicted go too.
+    for (const [owner, sessions] of this.owners) {
+      for (const id of sessions.keys()) if (!this.entries.has(id)) sessions.delete(id);
+      if (sessions.size === 0) this.owners.delete(owner);
     }
   }
 

@@ -23,6 +23,17 @@ export interface SessionDelta {
   readonly unset: readonly string[];
 }
 
+/**
+ * One entry of a user's session index, as a backend with the index capability
+ * reports it: the session's storage key, and when it was created and expires
+ * (milliseconds since the epoch).
+ */
+export interface IndexedSession {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
 const DEFAULT_TOUCH = Symbol.for('pselfastapise-async.defaultTouch');
 
 /**
@@ -31,7 +42,8 @@ const DEFAULT_TOUCH = Symbol.for('pselfastapise-async.defaultTouch');
  * receives is the storage key (a SHA-256 digest of the session id), never the
  * session id itself, so a dump of the store yields no usable cookie.
  *
- * Optional capabilities (`readAndTouch`, `patch`, `rename`, `close`) are used
+ * Optional capabilities (`readAndTouch`, `patch`, `rename`, the user index
+ * `indexAdd` / `indexRemove` / `indexList`, and `close`) are used
  * when a backend has them: they save round trips and make concurrent requests
  * safe. `MemoryBackend` and `RedisBackend` have all of them.
  *
@@ -79,11 +91,36 @@ export abstract class SessionBackend {
   /** Optional: stores `data` under `newId` and removes `oldId` as one step. */
   rename?(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<void>;
 
+  /**
+   * Optional (user index, for the `userKey` option): records that session `id`
+   * belongs to `owner` (an opaque digest of the user's id), created at
+   * `createdAt`. The index must live at least `ttlSeconds` from now.
+   */
+  indexAdd?(owner: string, id: string, createdAt: number, ttlSeconds: number): Promise<void>;
+
+  /** Optional (user index): forgets that session `id` belongs to `owner`. */
+  indexRemove?(owner: string, id: string): Promise<void>;
+
+  /**
+   * Optional (user index): the live sessions of `owner`, with their current
+   * expiry; entries whose sessions are gone are dropped from the index.
+   */
+  indexList?(owner: string): Promise<IndexedSession[]>;
+
   /** Optional: releases what the backend opened itself; called on application shutdown. */
   close?(): Promise<void>;
 }
 
 Object.defineProperty(SessionBackend.prototype.touch, DEFAULT_TOUCH, { value: true });
+
+/** @internal True when the backend can index sessions by user. */
+export function hasUserIndex(backend: SessionBackend): boolean {
+  return (
+    typeof backend.indexAdd === 'function' &&
+    typeof backend.indexRemove === 'function' &&
+    typeof backend.indexList === 'function'
+  );
+}
 
 /** @internal True when the backend's `touch` is its own rather than the read + write default. */
 export function hasNativeTouch(backend: SessionBackend): boolean {
