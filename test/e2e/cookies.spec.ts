@@ -94,7 +94,10 @@ describe('session cookie', () => {
       app = await boot({ backend });
       const res = await request(app.getHttpServer()).get('/set').expect(200);
       const id = idOf(sessionSetCookie(res)!.value);
-      const probe = await request(app.getHttpServer()).get('/probe').set('Cookie', cookieFrom(res)).expect(200);
+      const probe = await request(app.getHttpServer())
+        .get('/probe')
+        .set('Cookie', cookieFrom(res))
+        .expect(200);
       expect(probe.body.id).toBe(id);
       expect([...backend.map.keys()]).toEqual([storageKey(id)]);
       expect(JSON.stringify([...backend.map])).not.toContain(id);
@@ -112,7 +115,9 @@ describe('session cookie', () => {
       expect(attributes.path).toBe('/');
       expect(attributes['max-age']).toBe('1209600');
       const expires = Date.parse(attributes.expires as string);
-      expect(expires).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 1209600 * 1000 - 1000);
+      expect(expires).toBeGreaterThanOrEqual(
+        Math.floor(before / 1000) * 1000 + 1209600 * 1000 - 1000,
+      );
       expect(expires).toBeLessThanOrEqual(Date.now() + 1209600 * 1000 + 1000);
       expect(attributes.secure).toBeUndefined();
       expect(attributes.domain).toBeUndefined();
@@ -144,7 +149,10 @@ describe('session cookie', () => {
       const res = await request(app.getHttpServer()).get('/set').expect(200);
       expect(sessionSetCookie(res)).toBeUndefined();
       const cookie = cookieFrom(res, 'sid');
-      const probe = await request(app.getHttpServer()).get('/probe').set('Cookie', cookie).expect(200);
+      const probe = await request(app.getHttpServer())
+        .get('/probe')
+        .set('Cookie', cookie)
+        .expect(200);
       expect(probe.body.data).toEqual({ user: 'alice' });
       const ignored = await request(app.getHttpServer())
         .get('/probe')
@@ -169,10 +177,18 @@ describe('session cookie', () => {
     it('clears the cookie with the same Path and Domain it was set with, so browsers drop it', async () => {
       app = await boot({ cookie: { path: '/', domain: 'example.com' }, cookieHttpsOnly: true });
       const login = await request(app.getHttpServer()).get('/set').expect(200);
-      const res = await request(app.getHttpServer()).get('/clear').set('Cookie', cookieFrom(login)).expect(200);
+      const res = await request(app.getHttpServer())
+        .get('/clear')
+        .set('Cookie', cookieFrom(login))
+        .expect(200);
       const cleared = sessionSetCookie(res)!;
       expect(cleared.value).toBe('');
-      expect(cleared.attributes).toMatchObject({ 'max-age': '0', path: '/', domain: 'example.com', secure: true });
+      expect(cleared.attributes).toMatchObject({
+        'max-age': '0',
+        path: '/',
+        domain: 'example.com',
+        secure: true,
+      });
     });
   });
 
@@ -187,12 +203,18 @@ describe('session cookie', () => {
       expect(oldValue).toBe(signedValue(id, OLD_SECRET));
 
       app = await boot({ secretKey: [NEW_SECRET, OLD_SECRET], backend });
-      const res = await request(app.getHttpServer()).get('/probe').set('Cookie', `session=${oldValue}`).expect(200);
+      const res = await request(app.getHttpServer())
+        .get('/probe')
+        .set('Cookie', `session=${oldValue}`)
+        .expect(200);
       expect(res.body.data).toEqual({ user: 'alice' });
       expect(res.body.id).toBe(id);
       expect(sessionSetCookie(res)?.value).toBe(signedValue(id, NEW_SECRET));
 
-      const again = await request(app.getHttpServer()).get('/probe').set('Cookie', cookieFrom(res)).expect(200);
+      const again = await request(app.getHttpServer())
+        .get('/probe')
+        .set('Cookie', cookieFrom(res))
+        .expect(200);
       expect(again.body.data).toEqual({ user: 'alice' });
     });
 
@@ -211,7 +233,10 @@ describe('session cookie', () => {
       backend.resetCalls();
 
       app = await boot({ secretKey: [NEW_SECRET, OLD_SECRET], backend });
-      const res = await request(app.getHttpServer()).get('/probe').set('Cookie', cookieFrom(login)).expect(200);
+      const res = await request(app.getHttpServer())
+        .get('/probe')
+        .set('Cookie', cookieFrom(login))
+        .expect(200);
       expect(res.body).toEqual({ isNew: true, id: '', data: {} });
       expect(backend.total).toBe(0);
       expect(sessionSetCookie(res)).toBeUndefined();
@@ -236,28 +261,49 @@ describe('session cookie', () => {
       ['a missing cookie', () => ''],
       ['an empty cookie', () => 'session='],
       ['a cookie without a dot', () => `session=${validA.replace('.', '')}`],
-      ['a cookie with a short id', () => `session=${idOf(validA).slice(1)}.${hmac(idOf(validA).slice(1), SECRET)}`],
-      ['a cookie with a long id', () => `session=${idOf(validA)}x.${hmac(`${idOf(validA)}x`, SECRET)}`],
+      [
+        'a cookie with a short id',
+        () => `session=${idOf(validA).slice(1)}.${hmac(idOf(validA).slice(1), SECRET)}`,
+      ],
+      [
+        'a cookie with a long id',
+        () => `session=${idOf(validA)}x.${hmac(`${idOf(validA)}x`, SECRET)}`,
+      ],
       ['a cookie with a short signature', () => `session=${validA.slice(0, -1)}`],
-      ['a cookie with characters outside base64url', () => `session=${'+'.repeat(43)}.${hmac('+'.repeat(43), SECRET)}`],
+      [
+        'a cookie with characters outside base64url',
+        () => `session=${'+'.repeat(43)}.${hmac('+'.repeat(43), SECRET)}`,
+      ],
       ['a cookie with trailing padding', () => `session=${validA}=`],
       ['a cookie with three parts', () => `session=${validA}.${hmac(id, SECRET)}`],
-      ['an oversized cookie', () => `session=${'A'.repeat(8000)}.${hmac('A'.repeat(8000), SECRET)}`],
-      ['a badly signed cookie', () => `session=${idOf(validA)}.${hmac(idOf(validA), UNKNOWN_SECRET)}`],
-      ['a cookie with the signature of another id', () => `session=${idOf(validA)}.${validB.split('.')[1]}`],
+      [
+        'an oversized cookie',
+        () => `session=${'A'.repeat(8000)}.${hmac('A'.repeat(8000), SECRET)}`,
+      ],
+      [
+        'a badly signed cookie',
+        () => `session=${idOf(validA)}.${hmac(idOf(validA), UNKNOWN_SECRET)}`,
+      ],
+      [
+        'a cookie with the signature of another id',
+        () => `session=${idOf(validA)}.${validB.split('.')[1]}`,
+      ],
       ['a duplicated cookie, both copies valid', () => `session=${validA}; session=${validB}`],
       ['a duplicated cookie, the same value twice', () => `session=${validA}; session=${validA}`],
     ];
 
-    it.each(cases)('treats %s as no session, without a backend call or an error', async (_name, cookie) => {
-      const header = cookie();
-      const req = request(app!.getHttpServer()).get('/probe');
-      if (header) req.set('Cookie', header);
-      const res = await req.expect(200);
-      expect(res.body).toEqual({ isNew: true, id: '', data: {} });
-      expect(backend.total).toBe(0);
-      expect(sessionSetCookie(res)).toBeUndefined();
-    });
+    it.each(cases)(
+      'treats %s as no session, without a backend call or an error',
+      async (_name, cookie) => {
+        const header = cookie();
+        const req = request(app!.getHttpServer()).get('/probe');
+        if (header) req.set('Cookie', header);
+        const res = await req.expect(200);
+        expect(res.body).toEqual({ isNew: true, id: '', data: {} });
+        expect(backend.total).toBe(0);
+        expect(sessionSetCookie(res)).toBeUndefined();
+      },
+    );
 
     it('starts a fresh session with a new id when a handler writes after a bad cookie', async () => {
       const res = await request(app!.getHttpServer())
@@ -295,10 +341,16 @@ describe('session cookie', () => {
       const planted = newId();
       const cookie = `session=${signedValue(planted)}`;
 
-      const probe = await request(app.getHttpServer()).get('/probe').set('Cookie', cookie).expect(200);
+      const probe = await request(app.getHttpServer())
+        .get('/probe')
+        .set('Cookie', cookie)
+        .expect(200);
       expect(probe.body).toEqual({ isNew: true, id: '', data: {} });
 
-      const res = await request(app.getHttpServer()).get('/set-and-probe').set('Cookie', cookie).expect(200);
+      const res = await request(app.getHttpServer())
+        .get('/set-and-probe')
+        .set('Cookie', cookie)
+        .expect(200);
       expect(res.body).toEqual({ wasNew: true });
       const issued = idOf(sessionSetCookie(res)!.value);
       expect(issued).not.toBe(planted);
@@ -307,7 +359,10 @@ describe('session cookie', () => {
       expect(await backend.read(storageKey(issued))).toMatchObject({ user: 'bob' });
 
       // The planted cookie still leads nowhere.
-      const after = await request(app.getHttpServer()).get('/probe').set('Cookie', cookie).expect(200);
+      const after = await request(app.getHttpServer())
+        .get('/probe')
+        .set('Cookie', cookie)
+        .expect(200);
       expect(after.body).toEqual({ isNew: true, id: '', data: {} });
     });
 
@@ -317,7 +372,10 @@ describe('session cookie', () => {
       const login = await request(app.getHttpServer()).get('/set').expect(200);
       const oldId = idOf(sessionSetCookie(login)!.value);
       await backend.clear();
-      const res = await request(app.getHttpServer()).get('/set-and-probe').set('Cookie', cookieFrom(login)).expect(200);
+      const res = await request(app.getHttpServer())
+        .get('/set-and-probe')
+        .set('Cookie', cookieFrom(login))
+        .expect(200);
       expect(res.body).toEqual({ wasNew: true });
       expect(idOf(sessionSetCookie(res)!.value)).not.toBe(oldId);
     });

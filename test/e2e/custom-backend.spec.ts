@@ -1,8 +1,20 @@
 import { Controller, Get, Req, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { Session, SessionBackend, SessionModule, SessionService, type SessionData } from '../../src/index.js';
+import {
+  Session,
+  SessionBackend,
+  SessionModule,
+  SessionService,
+  type SessionData,
+} from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { cookieFrom, idOf, SECRET, sessionSetCookie, storageKey } from '../support/fixtures/http.js';
+import {
+  cookieFrom,
+  idOf,
+  SECRET,
+  sessionSetCookie,
+  storageKey,
+} from '../support/fixtures/http.js';
 
 /** A backend as a user would write it from the README: the four abstract methods, nothing else. */
 class ObjectBackend extends SessionBackend {
@@ -75,7 +87,9 @@ describe('a custom backend with only the four abstract methods', () => {
 
   it('runs the login, profile, logout flow end to end', async () => {
     const server = app.getHttpServer();
-    const login = await request(server).get('/login').expect(200, { message: 'Logged in as Alice.' });
+    const login = await request(server)
+      .get('/login')
+      .expect(200, { message: 'Logged in as Alice.' });
     const cookie = cookieFrom(login);
     expect(Object.keys(backend.store)).toEqual([storageKey(idOf(sessionSetCookie(login)!.value))]);
 
@@ -94,7 +108,10 @@ describe('a custom backend with only the four abstract methods', () => {
     });
     expect(sessionSetCookie(logout)?.attributes['max-age']).toBe('0');
     expect(Object.keys(backend.store)).toEqual([]);
-    await request(server).get('/profile').set('Cookie', cookie).expect(200, { message: 'Please log in first.' });
+    await request(server)
+      .get('/profile')
+      .set('Cookie', cookie)
+      .expect(200, { message: 'Please log in first.' });
   });
 
   it('works for a browser agent that follows Set-Cookie', async () => {

@@ -1,6 +1,12 @@
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { MemoryBackend, Session, SessionModule, type SessionBackend, type SessionModuleOptions } from '../../src/index.js';
+import {
+  MemoryBackend,
+  Session,
+  SessionModule,
+  type SessionBackend,
+  type SessionModuleOptions,
+} from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
 import { CountingMemoryBackend, MapBackend } from '../support/fixtures/backends.js';
 import { cookieFrom, SECRET, sessionSetCookie, sleep } from '../support/fixtures/http.js';
@@ -25,7 +31,9 @@ class ExpiryController {
   }
 }
 
-async function boot(options: Partial<SessionModuleOptions> & { backend: SessionBackend }): Promise<INestApplication> {
+async function boot(
+  options: Partial<SessionModuleOptions> & { backend: SessionBackend },
+): Promise<INestApplication> {
   return createApp({
     imports: [SessionModule.forRoot({ secretKey: SECRET, ...options })],
     controllers: [ExpiryController],
@@ -82,7 +90,9 @@ describe('expiry', () => {
         const reissued = sessionSetCookie(res);
         expect(reissued?.attributes['max-age']).toBe('1');
         expect(`session=${reissued?.value}`).toBe(cookie);
-        expect(Math.abs(Date.parse(reissued?.attributes.expires as string) - (Date.now() + 1000))).toBeLessThan(2000);
+        expect(
+          Math.abs(Date.parse(reissued?.attributes.expires as string) - (Date.now() + 1000)),
+        ).toBeLessThan(2000);
       }
       await sleep(1200);
       await get('/read', cookie).expect(200, { user: null });
@@ -126,7 +136,12 @@ describe('expiry', () => {
     });
 
     it('ends a session at absoluteTimeout even while it keeps rolling', async () => {
-      app = await boot({ backend: new MemoryBackend(), maxAge: 1, rolling: true, absoluteTimeout: 2 });
+      app = await boot({
+        backend: new MemoryBackend(),
+        maxAge: 1,
+        rolling: true,
+        absoluteTimeout: 2,
+      });
       const cookie = cookieFrom(await get('/login').expect(200));
       for (let i = 0; i < 3; i += 1) {
         await sleep(550);
@@ -146,7 +161,12 @@ describe('expiry', () => {
     });
 
     it('caps the cookie Max-Age at what absoluteTimeout leaves', async () => {
-      app = await boot({ backend: new MemoryBackend(), maxAge: 3600, rolling: true, absoluteTimeout: 60 });
+      app = await boot({
+        backend: new MemoryBackend(),
+        maxAge: 3600,
+        rolling: true,
+        absoluteTimeout: 60,
+      });
       const res = await get('/login').expect(200);
       expect(Number(sessionSetCookie(res)?.attributes['max-age'])).toBeLessThanOrEqual(60);
       const again = await get('/read', cookieFrom(res)).expect(200);

@@ -12,10 +12,23 @@ import {
 } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import request from 'supertest';
-import { Session, SessionModule, SessionService, type SessionModuleOptions } from '../../src/index.js';
+import {
+  Session,
+  SessionModule,
+  SessionService,
+  type SessionModuleOptions,
+} from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
 import { FailingBackend, RawBackend } from '../support/fixtures/backends.js';
-import { cookieFrom, idOf, newId, SECRET, sessionSetCookie, signedValue, storageKey } from '../support/fixtures/http.js';
+import {
+  cookieFrom,
+  idOf,
+  newId,
+  SECRET,
+  sessionSetCookie,
+  signedValue,
+  storageKey,
+} from '../support/fixtures/http.js';
 
 let handlerRuns = 0;
 
@@ -67,13 +80,19 @@ class FailuresController {
   }
 
   @Get('res')
-  res(@Session() session: Session, @Res() res: ServerResponse & { json(body: unknown): void }): void {
+  res(
+    @Session() session: Session,
+    @Res() res: ServerResponse & { json(body: unknown): void },
+  ): void {
     session.set('user', 'alice');
     res.json({ ok: true });
   }
 
   @Get('regenerate')
-  async regenerate(@Session() session: Session, @Res({ passthrough: true }) _res: unknown): Promise<{ ok: true }> {
+  async regenerate(
+    @Session() session: Session,
+    @Res({ passthrough: true }) _res: unknown,
+  ): Promise<{ ok: true }> {
     const req = (_res as { req: object }).req;
     await this.sessions.regenerate(req);
     return { ok: true };
@@ -122,27 +141,31 @@ describe('failures', () => {
     it.each([
       ['read', false],
       ['readAndTouch', true],
-    ] as const)('answers 503 when %s rejects, and writes nothing for that request', async (method, rolling) => {
-      const backend = new FailingBackend();
-      app = await boot({ backend, rolling });
-      const cookie = cookieFrom(await get('/login').expect(200));
-      backend.failing.add('read').add('readAndTouch');
-      for (const key of Object.keys(backend.calls) as (keyof typeof backend.calls)[]) backend.calls[key] = 0;
-      handlerRuns = 0;
+    ] as const)(
+      'answers 503 when %s rejects, and writes nothing for that request',
+      async (method, rolling) => {
+        const backend = new FailingBackend();
+        app = await boot({ backend, rolling });
+        const cookie = cookieFrom(await get('/login').expect(200));
+        backend.failing.add('read').add('readAndTouch');
+        for (const key of Object.keys(backend.calls) as (keyof typeof backend.calls)[])
+          backend.calls[key] = 0;
+        handlerRuns = 0;
 
-      const res = await get('/update', cookie).expect(503);
-      expect(res.body.statusCode).toBe(503);
-      expect(backend.calls[method]).toBeGreaterThanOrEqual(1);
-      expect(handlerRuns).toBe(0);
-      expect(backend.calls.write).toBe(0);
-      expect(backend.calls.patch).toBe(0);
-      expect(backend.calls.destroy).toBe(0);
-      expect(backend.calls.touch).toBe(0);
-      expect(backend.calls.rename).toBe(0);
-      expect(sessionSetCookie(res)).toBeUndefined();
-      backend.failing.clear();
-      await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
-    });
+        const res = await get('/update', cookie).expect(503);
+        expect(res.body.statusCode).toBe(503);
+        expect(backend.calls[method]).toBeGreaterThanOrEqual(1);
+        expect(handlerRuns).toBe(0);
+        expect(backend.calls.write).toBe(0);
+        expect(backend.calls.patch).toBe(0);
+        expect(backend.calls.destroy).toBe(0);
+        expect(backend.calls.touch).toBe(0);
+        expect(backend.calls.rename).toBe(0);
+        expect(sessionSetCookie(res)).toBeUndefined();
+        backend.failing.clear();
+        await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
+      },
+    );
 
     it('answers 503 when a guard loads the session and the backend rejects', async () => {
       const backend = new FailingBackend();
@@ -237,24 +260,30 @@ describe('failures', () => {
       ['an array', [1, 2, 3]],
       ['an object without the metadata', { user: 'mallory' }],
       ['an object with broken metadata', { user: 'mallory', __session: 'x' }],
-      ['an object with metadata of the wrong types', { user: 'mallory', __session: { c: 'a', e: 'b' } }],
+      [
+        'an object with metadata of the wrong types',
+        { user: 'mallory', __session: { c: 'a', e: 'b' } },
+      ],
     ];
 
-    it.each(corrupt)('treats %s as missing, logs a warning and does not overwrite it', async (_name, value) => {
-      const backend = new RawBackend();
-      app = await boot({ backend });
-      const id = newId();
-      backend.map.set(storageKey(id), value);
-      const cookie = `session=${signedValue(id)}`;
+    it.each(corrupt)(
+      'treats %s as missing, logs a warning and does not overwrite it',
+      async (_name, value) => {
+        const backend = new RawBackend();
+        app = await boot({ backend });
+        const id = newId();
+        backend.map.set(storageKey(id), value);
+        const cookie = `session=${signedValue(id)}`;
 
-      await get('/read', cookie).expect(200, { isNew: true, data: {} });
-      expect(warnSpy).toHaveBeenCalled();
+        await get('/read', cookie).expect(200, { isNew: true, data: {} });
+        expect(warnSpy).toHaveBeenCalled();
 
-      const res = await get('/update', cookie).expect(200);
-      const issued = idOf(sessionSetCookie(res)!.value);
-      expect(issued).not.toBe(id);
-      expect(backend.map.get(storageKey(id))).toEqual(value);
-      expect(backend.map.get(storageKey(issued))).toMatchObject({ theme: 'dark' });
-    });
+        const res = await get('/update', cookie).expect(200);
+        const issued = idOf(sessionSetCookie(res)!.value);
+        expect(issued).not.toBe(id);
+        expect(backend.map.get(storageKey(id))).toEqual(value);
+        expect(backend.map.get(storageKey(issued))).toMatchObject({ theme: 'dark' });
+      },
+    );
   });
 });

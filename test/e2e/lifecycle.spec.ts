@@ -15,7 +15,14 @@ import request from 'supertest';
 import { Session, SessionModule, SessionService, type SessionData } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
 import { MapBackend } from '../support/fixtures/backends.js';
-import { cookieFrom, idOf, SECRET, sessionSetCookie, sleep, storageKey } from '../support/fixtures/http.js';
+import {
+  cookieFrom,
+  idOf,
+  SECRET,
+  sessionSetCookie,
+  sleep,
+  storageKey,
+} from '../support/fixtures/http.js';
 
 /** A store that takes its time to write: a response sent before the write finished would show. */
 class SlowMapBackend extends MapBackend {
@@ -62,13 +69,19 @@ class LifecycleController {
   }
 
   @Get('res')
-  res(@Session() session: Session, @Res() res: ServerResponse & { json(body: unknown): void }): void {
+  res(
+    @Session() session: Session,
+    @Res() res: ServerResponse & { json(body: unknown): void },
+  ): void {
     session.set('step', 'res');
     res.json({ written: 'by the handler' });
   }
 
   @Get('res-later')
-  resLater(@Session() session: Session, @Res() res: ServerResponse & { json(body: unknown): void }): void {
+  resLater(
+    @Session() session: Session,
+    @Res() res: ServerResponse & { json(body: unknown): void },
+  ): void {
     setTimeout(() => {
       session.set('step', 'res-later');
       res.json({ written: 'later' });
@@ -133,13 +146,20 @@ describe('saving before the response is sent', () => {
   });
 
   it('puts the cookie on the response and saves the data when the handler writes the response through @Res()', async () => {
-    const res = await request(app.getHttpServer()).get('/res').expect(200, { written: 'by the handler' });
+    const res = await request(app.getHttpServer())
+      .get('/res')
+      .expect(200, { written: 'by the handler' });
     expect(storedFor(res)).toMatchObject({ step: 'res' });
-    await request(app.getHttpServer()).get('/read').set('Cookie', cookieFrom(res)).expect(200, { step: 'res' });
+    await request(app.getHttpServer())
+      .get('/read')
+      .set('Cookie', cookieFrom(res))
+      .expect(200, { step: 'res' });
   });
 
   it('saves a change made by an @Res() handler after it returned, before its response goes out', async () => {
-    const res = await request(app.getHttpServer()).get('/res-later').expect(200, { written: 'later' });
+    const res = await request(app.getHttpServer())
+      .get('/res-later')
+      .expect(200, { written: 'later' });
     expect(storedFor(res)).toMatchObject({ step: 'res-later' });
   });
 
@@ -147,9 +167,15 @@ describe('saving before the response is sent', () => {
     const first = await request(app.getHttpServer()).get('/guarded').expect(403);
     expect(first.body.message).toBe('Not allowed');
     expect(storedFor(first)).toMatchObject({ attempts: 1 });
-    const second = await request(app.getHttpServer()).get('/guarded').set('Cookie', cookieFrom(first)).expect(403);
+    const second = await request(app.getHttpServer())
+      .get('/guarded')
+      .set('Cookie', cookieFrom(first))
+      .expect(403);
     expect(second.body.message).toBe('Not allowed');
-    await request(app.getHttpServer()).get('/read').set('Cookie', cookieFrom(first)).expect(200, { attempts: 2 });
+    await request(app.getHttpServer())
+      .get('/read')
+      .set('Cookie', cookieFrom(first))
+      .expect(200, { attempts: 2 });
   });
 
   it('has deleted the record when the response to clear() arrives', async () => {

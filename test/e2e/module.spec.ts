@@ -1,5 +1,13 @@
 import { jest } from '@jest/globals';
-import { Controller, Get, Inject, Injectable, Logger, Module, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type INestApplication,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
@@ -62,7 +70,10 @@ class FeatureModule {}
 
 async function counts(app: INestApplication, cookieName = 'session'): Promise<void> {
   const first = await request(app.getHttpServer()).get('/count').expect(200, { count: 1 });
-  await request(app.getHttpServer()).get('/count').set('Cookie', cookieFrom(first, cookieName)).expect(200, { count: 2 });
+  await request(app.getHttpServer())
+    .get('/count')
+    .set('Cookie', cookieFrom(first, cookieName))
+    .expect(200, { count: 2 });
 }
 
 describe('SessionModule', () => {
@@ -78,20 +89,29 @@ describe('SessionModule', () => {
 
   describe('forRoot', () => {
     it('provides working sessions', async () => {
-      app = await createApp({ imports: [SessionModule.forRoot({ secretKey: SECRET })], controllers: [CounterController] });
+      app = await createApp({
+        imports: [SessionModule.forRoot({ secretKey: SECRET })],
+        controllers: [CounterController],
+      });
       await counts(app);
     });
 
     it('injects the configured backend instance as SESSION_BACKEND', async () => {
       const backend = new MapBackend();
-      app = await createApp({ imports: [SessionModule.forRoot({ secretKey: SECRET, backend })], controllers: [CounterController] });
+      app = await createApp({
+        imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
+        controllers: [CounterController],
+      });
       expect(app.get(SESSION_BACKEND)).toBe(backend);
       await counts(app);
       expect(backend.size).toBe(1);
     });
 
     it('uses a MemoryBackend by default', async () => {
-      app = await createApp({ imports: [SessionModule.forRoot({ secretKey: SECRET })], controllers: [CounterController] });
+      app = await createApp({
+        imports: [SessionModule.forRoot({ secretKey: SECRET })],
+        controllers: [CounterController],
+      });
       const backend = app.get<MemoryBackend>(SESSION_BACKEND);
       expect(backend).toBeInstanceOf(MemoryBackend);
       await counts(app);
@@ -154,12 +174,19 @@ describe('SessionModule', () => {
       const value = sessionSetCookie(res)!.value;
       expect(value.split('.')[1]).toBe(hmac(idOf(value), CONFIG_SECRET));
       expect(sessionSetCookie(res)!.attributes['max-age']).toBe('90');
-      await request(app.getHttpServer()).get('/count').set('Cookie', cookieFrom(res)).expect(200, { count: 2 });
+      await request(app.getHttpServer())
+        .get('/count')
+        .set('Cookie', cookieFrom(res))
+        .expect(200, { count: 2 });
     });
 
     it('accepts an async factory', async () => {
       app = await createApp({
-        imports: [SessionModule.forRootAsync({ useFactory: async () => ({ secretKey: SECRET, cookieName: 'async' }) })],
+        imports: [
+          SessionModule.forRootAsync({
+            useFactory: async () => ({ secretKey: SECRET, cookieName: 'async' }),
+          }),
+        ],
         controllers: [CounterController],
       });
       await counts(app, 'async');
@@ -176,7 +203,12 @@ describe('SessionModule', () => {
 
     it('builds the options with useExisting from an imported module', async () => {
       app = await createApp({
-        imports: [SessionModule.forRootAsync({ imports: [SessionConfigModule], useExisting: SessionConfig })],
+        imports: [
+          SessionModule.forRootAsync({
+            imports: [SessionConfigModule],
+            useExisting: SessionConfig,
+          }),
+        ],
         controllers: [CounterController],
       });
       await counts(app, 'from-class');
@@ -185,7 +217,9 @@ describe('SessionModule', () => {
     it('injects the backend the factory returned as SESSION_BACKEND', async () => {
       const backend = new MapBackend();
       app = await createApp({
-        imports: [SessionModule.forRootAsync({ useFactory: () => ({ secretKey: SECRET, backend }) })],
+        imports: [
+          SessionModule.forRootAsync({ useFactory: () => ({ secretKey: SECRET, backend }) }),
+        ],
         controllers: [CounterController],
       });
       expect(app.get(SESSION_BACKEND)).toBe(backend);
@@ -196,7 +230,9 @@ describe('SessionModule', () => {
     it('validates the options a factory returns at startup', async () => {
       await expect(
         Test.createTestingModule({
-          imports: [SessionModule.forRootAsync({ useFactory: () => ({ secretKey: SECRET, maxAge: 0 }) })],
+          imports: [
+            SessionModule.forRootAsync({ useFactory: () => ({ secretKey: SECRET, maxAge: 0 }) }),
+          ],
         }).compile(),
       ).rejects.toThrow(/maxAge/);
     });
@@ -206,7 +242,10 @@ describe('SessionModule', () => {
     it('makes SessionService, SESSION_BACKEND and SESSION_OPTIONS injectable in modules that do not import it', async () => {
       const backend = new MapBackend();
       app = await createApp({
-        imports: [SessionModule.forRoot({ secretKey: SECRET, backend, isGlobal: true }), FeatureModule],
+        imports: [
+          SessionModule.forRoot({ secretKey: SECRET, backend, isGlobal: true }),
+          FeatureModule,
+        ],
         controllers: [CounterController],
       });
       const feature = app.get(FeatureService);
@@ -217,26 +256,35 @@ describe('SessionModule', () => {
 
     it('works with forRootAsync', async () => {
       app = await createApp({
-        imports: [SessionModule.forRootAsync({ isGlobal: true, useFactory: () => ({ secretKey: SECRET }) }), FeatureModule],
+        imports: [
+          SessionModule.forRootAsync({ isGlobal: true, useFactory: () => ({ secretKey: SECRET }) }),
+          FeatureModule,
+        ],
       });
       expect(app.get(FeatureService).sessions).toBeInstanceOf(SessionService);
     });
 
     it('is off by default: other modules cannot inject the session providers', async () => {
       await expect(
-        Test.createTestingModule({ imports: [SessionModule.forRoot({ secretKey: SECRET }), FeatureModule] }).compile(),
+        Test.createTestingModule({
+          imports: [SessionModule.forRoot({ secretKey: SECRET }), FeatureModule],
+        }).compile(),
       ).rejects.toThrow(/FeatureService/);
     });
 
     it('does not leak isGlobal into SESSION_OPTIONS', async () => {
-      app = await createApp({ imports: [SessionModule.forRoot({ secretKey: SECRET, isGlobal: true })] });
+      app = await createApp({
+        imports: [SessionModule.forRoot({ secretKey: SECRET, isGlobal: true })],
+      });
       expect(app.get(SESSION_OPTIONS)).not.toHaveProperty('isGlobal');
     });
   });
 
   describe('invalid options fail at startup with an error naming the option', () => {
     const compile = (options: unknown) =>
-      Test.createTestingModule({ imports: [SessionModule.forRoot(options as SessionModuleOptions)] }).compile();
+      Test.createTestingModule({
+        imports: [SessionModule.forRoot(options as SessionModuleOptions)],
+      }).compile();
 
     it.each([
       ['a missing secretKey', {}, /secretKey/],
@@ -248,11 +296,19 @@ describe('SessionModule', () => {
       ['maxAge: NaN', { secretKey: SECRET, maxAge: Number.NaN }, /maxAge/],
       ["maxAge: '60'", { secretKey: SECRET, maxAge: '60' }, /maxAge/],
       ['absoluteTimeout: 0', { secretKey: SECRET, absoluteTimeout: 0 }, /absoluteTimeout/],
-      ["cookie.sameSite: 'bogus'", { secretKey: SECRET, cookie: { sameSite: 'bogus' } }, /sameSite/],
+      [
+        "cookie.sameSite: 'bogus'",
+        { secretKey: SECRET, cookie: { sameSite: 'bogus' } },
+        /sameSite/,
+      ],
       ['backend: {}', { secretKey: SECRET, backend: {} }, /backend/],
       ["backend: 'memory'", { secretKey: SECRET, backend: 'memory' }, /backend/],
       ['a cookieName with a space', { secretKey: SECRET, cookieName: 'my session' }, /cookieName/],
-      ['a cookie.domain that smuggles an attribute', { secretKey: SECRET, cookie: { domain: 'a.com; Secure' } }, /domain/],
+      [
+        'a cookie.domain that smuggles an attribute',
+        { secretKey: SECRET, cookie: { domain: 'a.com; Secure' } },
+        /domain/,
+      ],
     ])('%s', async (_name, options, pattern) => {
       const failure = await compile(options).then(
         () => undefined,
@@ -271,7 +327,10 @@ describe('SessionModule', () => {
     it('only warns about a secretKey shorter than 32 characters otherwise, and works', async () => {
       process.env.NODE_ENV = 'development';
       const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-      app = await createApp({ imports: [SessionModule.forRoot({ secretKey: 'short' })], controllers: [CounterController] });
+      app = await createApp({
+        imports: [SessionModule.forRoot({ secretKey: 'short' })],
+        controllers: [CounterController],
+      });
       expect(warn.mock.calls.map((args) => String(args[0])).join('\n')).toMatch(/secretKey/);
       await counts(app);
     });

@@ -50,7 +50,11 @@ class PersistenceController {
   }
 
   @Get('set')
-  set(@Session() session: Session, @Query('key') key: string, @Query('value') value: string): { ok: true } {
+  set(
+    @Session() session: Session,
+    @Query('key') key: string,
+    @Query('value') value: string,
+  ): { ok: true } {
     session.set(key, value);
     return { ok: true };
   }
@@ -98,7 +102,11 @@ class PersistenceController {
   }
 
   @Get('slow-set')
-  async slowSet(@Session() session: Session, @Query('key') key: string, @Query('delay') delay: string): Promise<{ ok: true }> {
+  async slowSet(
+    @Session() session: Session,
+    @Query('key') key: string,
+    @Query('delay') delay: string,
+  ): Promise<{ ok: true }> {
     session.set(key, key);
     await new Promise((resolve) => setTimeout(resolve, Number(delay)));
     return { ok: true };
@@ -110,7 +118,12 @@ class PersistenceController {
       session.set('bad', unrepresentable(kind));
       return { thrown: false };
     } catch (error) {
-      return { thrown: true, name: (error as Error).name, message: (error as Error).message, has: session.has('bad') };
+      return {
+        thrown: true,
+        name: (error as Error).name,
+        message: (error as Error).message,
+        has: session.has('bad'),
+      };
     }
   }
 
@@ -192,7 +205,11 @@ describe('persistence', () => {
     await get('/set?key=theme&value=dark', cookie).expect(200);
     expect(backend.writes).toBe(1);
     const res = await get('/read', cookie).expect(200);
-    expect(res.body.data).toEqual({ user: 'alice', profile: { name: 'Alice', tags: ['a'] }, theme: 'dark' });
+    expect(res.body.data).toEqual({
+      user: 'alice',
+      profile: { name: 'Alice', tags: ['a'] },
+      theme: 'dark',
+    });
   });
 
   it('saves a deleted key', async () => {
@@ -245,7 +262,10 @@ describe('persistence', () => {
 
   it('keeps both changes of two overlapping requests of one session on MemoryBackend', async () => {
     const cookie = await login();
-    await Promise.all([get('/slow-set?key=a&delay=150', cookie).expect(200), get('/slow-set?key=b&delay=0', cookie).expect(200)]);
+    await Promise.all([
+      get('/slow-set?key=a&delay=150', cookie).expect(200),
+      get('/slow-set?key=b&delay=0', cookie).expect(200),
+    ]);
     const after = await get('/read', cookie).expect(200);
     expect(after.body.data).toMatchObject({ user: 'alice', a: 'a', b: 'b' });
   });

@@ -1,7 +1,13 @@
 import type { INestApplication, Type } from '@nestjs/common';
 import request from 'supertest';
 import { createApp } from '../support/fixtures/app.js';
-import { cookieFrom, idOf, newId, sessionSetCookie, signedValue } from '../support/fixtures/http.js';
+import {
+  cookieFrom,
+  idOf,
+  newId,
+  sessionSetCookie,
+  signedValue,
+} from '../support/fixtures/http.js';
 
 const SAMPLE_SECRET = 'sample-e2e-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
@@ -35,8 +41,14 @@ describe('the sample app', () => {
     await request(server).get('/profile/').set('Cookie', cookie).expect(200, {
       message: 'Welcome back, Alice! Your ID is 123.',
     });
-    await request(server).get('/logout/').set('Cookie', cookie).expect(200, { message: 'Logged out successfully.' });
-    await request(server).get('/profile/').set('Cookie', cookie).expect(200, { message: 'Please log in first.' });
+    await request(server)
+      .get('/logout/')
+      .set('Cookie', cookie)
+      .expect(200, { message: 'Logged out successfully.' });
+    await request(server)
+      .get('/profile/')
+      .set('Cookie', cookie)
+      .expect(200, { message: 'Please log in first.' });
   });
 
   it('does the same for a browser that follows Set-Cookie', async () => {
@@ -63,7 +75,10 @@ describe('the sample app', () => {
   it('changes the session id on a second login, so a cookie known before it stops working', async () => {
     const server = app.getHttpServer();
     const first = await request(server).get('/login/').expect(200);
-    const second = await request(server).get('/login/').set('Cookie', cookieFrom(first)).expect(200);
+    const second = await request(server)
+      .get('/login/')
+      .set('Cookie', cookieFrom(first))
+      .expect(200);
     expect(idOf(sessionSetCookie(second)!.value)).not.toBe(idOf(sessionSetCookie(first)!.value));
     await request(server).get('/profile/').set('Cookie', cookieFrom(first)).expect(200, {
       message: 'Please log in first.',

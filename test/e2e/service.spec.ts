@@ -13,7 +13,14 @@ import request from 'supertest';
 import { Session, SessionModule, SessionService } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
 import { CountingMemoryBackend, MapBackend } from '../support/fixtures/backends.js';
-import { cookieFrom, idOf, SECRET, sessionSetCookie, signedValue, storageKey } from '../support/fixtures/http.js';
+import {
+  cookieFrom,
+  idOf,
+  SECRET,
+  sessionSetCookie,
+  signedValue,
+  storageKey,
+} from '../support/fixtures/http.js';
 
 type Req = { session?: Session; headers: Record<string, string> };
 
@@ -189,7 +196,9 @@ describe.each([
     it('starts a fresh session with a new id when data is set after destroy in the same request', async () => {
       const login = await get('/login').expect(200);
       const oldId = idOf(sessionSetCookie(login)!.value);
-      const res = await get('/destroy-then-set', cookieFrom(login)).expect(200, { keys: ['fresh'] });
+      const res = await get('/destroy-then-set', cookieFrom(login)).expect(200, {
+        keys: ['fresh'],
+      });
       const cookie = sessionSetCookie(res)!;
       expect(cookie.value).not.toBe('');
       expect(idOf(cookie.value)).not.toBe(oldId);

@@ -24,7 +24,8 @@ class LoadingGuard implements CanActivate {
     const req = context.switchToHttp().getRequest();
     seen.guard = await this.sessions.load(req);
     // Loading twice in one request is the same object, and no second read.
-    if ((await this.sessions.load(req)) !== seen.guard) throw new Error('load() returned another object');
+    if ((await this.sessions.load(req)) !== seen.guard)
+      throw new Error('load() returned another object');
     return true;
   }
 }
@@ -40,7 +41,11 @@ class BasicsController {
 
   @Get('whole')
   whole(@Session() session: Session): unknown {
-    return { isSession: session instanceof Session, name: session.get('name'), count: session.get('count') };
+    return {
+      isSession: session instanceof Session,
+      name: session.get('name'),
+      count: session.get('count'),
+    };
   }
 
   @Get('key')
@@ -58,7 +63,11 @@ class BasicsController {
   guarded(@Session() session: Session, @Req() req: { session?: unknown }): unknown {
     seen.handler = session;
     seen.requestSession = req.session;
-    return { sameAsGuard: seen.guard === session, sameAsRequest: req.session === session, name: session.get('name') };
+    return {
+      sameAsGuard: seen.guard === session,
+      sameAsRequest: req.session === session,
+      name: session.get('name'),
+    };
   }
 
   @Get('increment')
@@ -90,13 +99,19 @@ describe('session basics', () => {
 
   it('injects the whole session with @Session() and keeps what the handler set', async () => {
     const login = await request(app.getHttpServer()).get('/set').expect(200);
-    const res = await request(app.getHttpServer()).get('/whole').set('Cookie', cookieFrom(login)).expect(200);
+    const res = await request(app.getHttpServer())
+      .get('/whole')
+      .set('Cookie', cookieFrom(login))
+      .expect(200);
     expect(res.body).toEqual({ isSession: true, name: 'Alice', count: 1 });
   });
 
   it("injects one value with @Session('key'), undefined when absent", async () => {
     const login = await request(app.getHttpServer()).get('/set').expect(200);
-    const res = await request(app.getHttpServer()).get('/key').set('Cookie', cookieFrom(login)).expect(200);
+    const res = await request(app.getHttpServer())
+      .get('/key')
+      .set('Cookie', cookieFrom(login))
+      .expect(200);
     expect(res.body).toEqual({ name: 'Alice', missing: 'undefined' });
   });
 
@@ -113,7 +128,10 @@ describe('session basics', () => {
   it('gives a guard calling load() and the handler the same session, read from the backend once', async () => {
     const login = await request(app.getHttpServer()).get('/set').expect(200);
     backend.resetCalls();
-    const res = await request(app.getHttpServer()).get('/guarded').set('Cookie', cookieFrom(login)).expect(200);
+    const res = await request(app.getHttpServer())
+      .get('/guarded')
+      .set('Cookie', cookieFrom(login))
+      .expect(200);
     expect(res.body).toEqual({ sameAsGuard: true, sameAsRequest: true, name: 'Alice' });
     expect(seen.guard).toBe(seen.handler);
     expect(seen.requestSession).toBe(seen.handler);

@@ -45,11 +45,20 @@ describe('shutdown', () => {
     const out = join(dir, 'lib');
     const tsc = spawnSync(
       process.execPath,
-      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false'],
+      [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(ROOT, 'tsconfig.build.json'),
+        '--outDir',
+        out,
+        '--declaration',
+        'false',
+      ],
       { cwd: ROOT, encoding: 'utf8' },
     );
     library = join(out, 'index.js');
-    if (!existsSync(library)) throw new Error(`could not build the library:\n${tsc.stdout}${tsc.stderr}`);
+    if (!existsSync(library))
+      throw new Error(`could not build the library:\n${tsc.stdout}${tsc.stderr}`);
     writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   }, 60_000);
