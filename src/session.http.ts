@@ -144,6 +144,7 @@ export function registerFastifyHooks(
   instance[HOOKED] = true;
   instance.addHook('onRequest', ((request: SessionRequest, reply: unknown, done: () => void) => {
     request[REPLY] = reply;
+    (request.raw as SessionRequest)[REPLY] = reply;
     done();
   }) as never);
   instance.addHook('onSend', (async (

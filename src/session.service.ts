@@ -47,6 +47,9 @@ export interface UserSession {
 interface RequestState {
   loading: Promise<Session>;
   session?: Session;
+  /** The Node request underneath (Fastify's `request.raw`), where this state lives. */
+  holder: SessionRequest;
+  /** Resolved on first use: Fastify links a request to its reply only in a hook. */
   response?: SessionResponse;
   /** Work pending for the save step: a rolling refresh that still has to reach the store. */
   touchPending: boolean;
@@ -97,16 +100,26 @@ export class SessionService {
    */
   load(request: object): Promise<Session> {
     const req = request as SessionRequest;
-    const state = req[REQUEST_STATE] as RequestState | undefined;
-    if (state) return state.loading;
+    // Fastify hands middleware the Node request and handlers its wrapper:
+    // keep the state on the Node request so both see one session.
+    const holder = (req.raw as SessionRequest | undefined) ?? req;
+    const state = holder[REQUEST_STATE] as RequestState | undefined;
+    if (state) {
+      if (req.session === undefined) {
+        if (state.session) req.session = state.session;
+        else state.loading.then((session) => (req.session = session), noop);
+      }
+      return state.loading;
+    }
     const fresh: RequestState = {
       loading: undefined as unknown as Promise<Session>,
+      holder,
       touchPending: false,
       refreshPending: false,
       hooked: false,
       failed: false,
     };
-    req[REQUEST_STATE] = fresh;
+    holder[REQUEST_STATE] = fresh;
     fresh.loading = this.read(req, fresh);
     return fresh.loading;
   }
@@ -273,7 +286,7 @@ export class SessionService {
    * with a 503 when the backend fails.
    */
   commit(request: object): Promise<void> {
-    const state = (request as SessionRequest)[REQUEST_STATE] as RequestState | undefined;
+    const state = this.stateOf(request) as RequestState | undefined;
     return state ? this.commitState(state) : Promise.resolve();
   }
 
@@ -307,9 +320,7 @@ export class SessionService {
         loaded._indexedAt = meta.i ?? 0;
         state.refreshPending =
           loaded._owner !== undefined && this.indexStale(loaded._indexedAt, now);
-        state.session = loaded;
-        request.session = loaded;
-        state.response = responseOf(request);
+        this.attach(request, state, loaded);
         if (rolling) {
           state.touchPending = !touching;
           this.setCookie(
@@ -330,9 +341,7 @@ export class SessionService {
       }
       if (meta) await this.discard(storageKey);
     }
-    state.session = session;
-    request.session = session;
-    state.response = responseOf(request);
+    this.attach(request, state, session);
     this.watch(state, session);
     return session;
   }
@@ -486,13 +495,12 @@ export class SessionService {
     session._storageKey = storageKeyOf(session._id);
   }
 
-
   /**
    * Arms the response hook the first time there is something to save, so
    * that requests which never change their session pay nothing for it.
    */
   private watch(state: RequestState, session: Session): void {
-    if (state.hooked || !state.response) return;
+    if (state.hooked) return;
     if (session._modified || state.touchPending || state.refreshPending) {
       this.hook(state, session);
       return;
@@ -501,9 +509,10 @@ export class SessionService {
   }
 
   private hook(state: RequestState, session: Session): void {
-    if (state.hooked || !state.response) return;
+    const response = this.responseFor(state);
+    if (state.hooked || !response) return;
     state.hooked = true;
-    state.response.guard(
+    response.guard(
       () => this.prepareHeaders(state, session),
       () => this.commitState(state),
       messages.saveFailed(),
@@ -561,7 +570,7 @@ export class SessionService {
   }
 
   private setCookie(state: RequestState, value: string, maxAge: number): void {
-    state.response?.setCookie(
+    this.responseFor(state)?.setCookie(
       this.options.cookieName,
       serializeCookie(this.options, value, maxAge),
     );
@@ -571,8 +580,19 @@ export class SessionService {
     this.setCookie(state, '', 0);
   }
 
+  private attach(request: SessionRequest, state: RequestState, session: Session): void {
+    state.session = session;
+    request.session = session;
+    state.holder.session = session;
+  }
+
+  private responseFor(state: RequestState): SessionResponse | undefined {
+    return (state.response ??= responseOf(state.holder));
+  }
+
   private stateOf(request: object): RequestState {
-    return (request as SessionRequest)[REQUEST_STATE] as RequestState;
+    const req = request as SessionRequest;
+    return ((req.raw as SessionRequest | undefined) ?? req)[REQUEST_STATE] as RequestState;
   }
 
   private unavailable(step: string, error: unknown, message: string): ServiceUnavailableException {
@@ -590,3 +610,5 @@ function ownerDigest(user: unknown): string {
     .update(`user:${JSON.stringify(user)}`)
     .digest('base64url');
 }
+
+function noop(): void {}

@@ -4,13 +4,13 @@ import {
   Get,
   Injectable,
   Logger,
+  Req,
   Res,
   UseGuards,
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
 import request from 'supertest';
 import {
   Session,
@@ -18,7 +18,7 @@ import {
   SessionService,
   type SessionModuleOptions,
 } from '../../src/index.js';
-import { createApp } from '../support/fixtures/app.js';
+import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
 import { FailingBackend, RawBackend } from '../support/fixtures/backends.js';
 import {
   cookieFrom,
@@ -80,27 +80,20 @@ class FailuresController {
   }
 
   @Get('res')
-  res(
-    @Session() session: Session,
-    @Res() res: ServerResponse & { json(body: unknown): void },
-  ): void {
+  res(@Session() session: Session, @Res() res: RawResponse): void {
     session.set('user', 'alice');
-    res.json({ ok: true });
+    sendJson(res, { ok: true });
   }
 
   @Get('regenerate')
-  async regenerate(
-    @Session() session: Session,
-    @Res({ passthrough: true }) _res: unknown,
-  ): Promise<{ ok: true }> {
-    const req = (_res as { req: object }).req;
+  async regenerate(@Req() req: object): Promise<{ ok: true }> {
     await this.sessions.regenerate(req);
     return { ok: true };
   }
 
   @Get('destroy')
-  async destroy(@Res({ passthrough: true }) res: { req: object }): Promise<{ ok: true }> {
-    await this.sessions.destroy(res.req);
+  async destroy(@Req() req: object): Promise<{ ok: true }> {
+    await this.sessions.destroy(req);
     return { ok: true };
   }
 }

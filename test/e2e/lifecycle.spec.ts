@@ -10,10 +10,9 @@ import {
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
 import request from 'supertest';
 import { Session, SessionModule, SessionService, type SessionData } from '../../src/index.js';
-import { createApp } from '../support/fixtures/app.js';
+import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
 import { MapBackend } from '../support/fixtures/backends.js';
 import {
   cookieFrom,
@@ -69,22 +68,16 @@ class LifecycleController {
   }
 
   @Get('res')
-  res(
-    @Session() session: Session,
-    @Res() res: ServerResponse & { json(body: unknown): void },
-  ): void {
+  res(@Session() session: Session, @Res() res: RawResponse): void {
     session.set('step', 'res');
-    res.json({ written: 'by the handler' });
+    sendJson(res, { written: 'by the handler' });
   }
 
   @Get('res-later')
-  resLater(
-    @Session() session: Session,
-    @Res() res: ServerResponse & { json(body: unknown): void },
-  ): void {
+  resLater(@Session() session: Session, @Res() res: RawResponse): void {
     setTimeout(() => {
       session.set('step', 'res-later');
-      res.json({ written: 'later' });
+      sendJson(res, { written: 'later' });
     }, 20);
   }
 
