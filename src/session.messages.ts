@@ -13,6 +13,16 @@ export const messages = {
     `Invalid session option \`${name}\`: expected ${expected}, got ${describe(got)}`,
   invalidBackend: (got: unknown) =>
     `Invalid session option \`backend\`: expected an instance of a SessionBackend subclass (such as new MemoryBackend() or new RedisBackend()), got ${describe(got)}`,
+  ioredisMissing: () =>
+    'RedisBackend needs the ioredis package, which is not installed: run `npm i ioredis` (version 5 or 6)',
+  redisOption: (name: string, expected: string, got: unknown) =>
+    `Invalid RedisBackend option \`${name}\`: expected ${expected}, got ${describe(got)}`,
+  redisNotReady: (status: string, waitedMs: number) =>
+    `Redis is not reachable (connection ${status} after waiting ${waitedMs} ms): the session store is unavailable until it reconnects`,
+  redisClosed: () => 'RedisBackend was closed: create a new one to use Redis again',
+  redisError: (detail: string) =>
+    `Redis connection error: ${detail} (commands fail until the connection is back; reconnecting)`,
+  redisRestored: () => 'Redis connection restored',
   reservedKey: (key: string) =>
     `Session key "${key}" is reserved for the session's own bookkeeping: choose another key`,
   notJson: (key: string, path: string, what: string) =>

@@ -71,14 +71,14 @@ export class MemoryBackend extends SessionBackend {
     if (entry) entry.expiresAt = Date.now() + ttlSeconds * 1000;
   }
 
-  async readAndTouch(id: string, ttlSeconds: number): Promise<SessionData | null> {
+  override async readAndTouch(id: string, ttlSeconds: number): Promise<SessionData | null> {
     const entry = this.live(id);
     if (!entry) return null;
     entry.expiresAt = Date.now() + ttlSeconds * 1000;
     return JSON.parse(entry.json);
   }
 
-  async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
+  override async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
     const entry = this.live(id);
     if (!entry) return false;
     const data = JSON.parse(entry.json) as SessionData;
@@ -88,13 +88,13 @@ export class MemoryBackend extends SessionBackend {
     return true;
   }
 
-  async rename(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<void> {
+  override async rename(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<void> {
     const json = JSON.stringify(data);
     this.entries.delete(oldId);
     this.store(newId, json, ttlSeconds);
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
