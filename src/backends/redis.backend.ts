@@ -65,6 +65,7 @@ local ok, record = pcall(cjson.decode, raw)
 if not ok or type(record) ~= 'table' then return 0 end
 for name, value in pairs(record) do
   if type(name) ~= 'string' or type(value) ~= 'string' then return 0 end
+  if not pcall(cjson.decode, value) then return 0 end
 end
 local first_unset = 4 + 2 * tonumber(ARGV[3])
 for i = first_unset, #ARGV do
