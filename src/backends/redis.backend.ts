@@ -40,7 +40,17 @@ export interface RedisBackendOptions {
 /** The ioredis calls this backend makes; both `Redis` and `Cluster` have them. */
 type Commands = Pick<
   Redis,
-  'get' | 'getex' | 'set' | 'expire' | 'pexpire' | 'del' | 'evalsha' | 'eval' | 'multi' | 'scan' | 'unlink'
+  | 'get'
+  | 'getex'
+  | 'set'
+  | 'expire'
+  | 'pexpire'
+  | 'del'
+  | 'evalsha'
+  | 'eval'
+  | 'multi'
+  | 'scan'
+  | 'unlink'
 >;
 
 const DEFAULT_PREFIX = 'session:';
@@ -114,7 +124,9 @@ export class RedisBackend extends SessionBackend {
       throw new TypeError(messages.redisOption('prefix', 'a non-empty string', prefix));
     }
     if (!Number.isFinite(commandTimeout) || commandTimeout <= 0) {
-      throw new RangeError(messages.redisOption('commandTimeout', 'a positive number of ms', commandTimeout));
+      throw new RangeError(
+        messages.redisOption('commandTimeout', 'a positive number of ms', commandTimeout),
+      );
     }
     this.prefix = prefix;
     this.commandTimeout = commandTimeout;
@@ -154,7 +166,9 @@ export class RedisBackend extends SessionBackend {
   override async touch(id: string, ttlSeconds: number): Promise<void> {
     const [unit, amount] = expiry(ttlSeconds);
     const key = this.key(id);
-    await this.run((redis) => (unit === 'EX' ? redis.expire(key, amount) : redis.pexpire(key, amount)));
+    await this.run((redis) =>
+      unit === 'EX' ? redis.expire(key, amount) : redis.pexpire(key, amount),
+    );
   }
 
   async destroy(id: string): Promise<void> {
@@ -191,7 +205,12 @@ export class RedisBackend extends SessionBackend {
    * not atomic, but a failure in between leaves the old record to expire,
    * never a session without a record.
    */
-  override async rename(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<void> {
+  override async rename(
+    oldId: string,
+    newId: string,
+    data: SessionData,
+    ttlSeconds: number,
+  ): Promise<void> {
     const [unit, amount] = expiry(ttlSeconds);
     const oldKey = this.key(oldId);
     const newKey = this.key(newId);
@@ -307,7 +326,9 @@ export class RedisBackend extends SessionBackend {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(wake);
-        reject(this.lastError ?? new Error(messages.redisNotReady(client.status, this.commandTimeout)));
+        reject(
+          this.lastError ?? new Error(messages.redisNotReady(client.status, this.commandTimeout)),
+        );
       }, this.commandTimeout);
       this.waiters.add(wake);
     });

@@ -177,91 +177,94 @@ export function describeBackendConformance(
       if (target.foreign) await expect(target.foreign.survives()).resolves.toBe(true);
     });
 
-    if (has('readAndTouch')) describe('readAndTouch', () => {
-      it('returns the record (a copy) and null for a missing one', async () => {
-        const id = storageKey();
-        await backend.write(id, TRICKY, 60);
-        const back = await backend.readAndTouch!(id, 60);
-        expect(back).toEqual(TRICKY);
-        (back!.nested as Record<string, unknown>).a = 'changed';
-        await expect(backend.read(id)).resolves.toEqual(TRICKY);
-        await expect(backend.readAndTouch!(storageKey(), 60)).resolves.toBeNull();
-      });
-    });
-
-    if (has('patch')) describe('patch (delta writes)', () => {
-      it('sets and removes the given keys and keeps the others', async () => {
-        const id = storageKey();
-        await backend.write(id, { keep: [1], drop: 'x', change: 1 }, 60);
-        await expect(
-          backend.patch!(id, { set: { change: { to: [] }, added: TRICKY }, unset: ['drop'] }, 60),
-        ).resolves.toBe(true);
-        await expect(backend.read(id)).resolves.toEqual({
-          keep: [1],
-          change: { to: [] },
-          added: TRICKY,
+    if (has('readAndTouch'))
+      describe('readAndTouch', () => {
+        it('returns the record (a copy) and null for a missing one', async () => {
+          const id = storageKey();
+          await backend.write(id, TRICKY, 60);
+          const back = await backend.readAndTouch!(id, 60);
+          expect(back).toEqual(TRICKY);
+          (back!.nested as Record<string, unknown>).a = 'changed';
+          await expect(backend.read(id)).resolves.toEqual(TRICKY);
+          await expect(backend.readAndTouch!(storageKey(), 60)).resolves.toBeNull();
         });
       });
 
-      it('returns false and creates nothing when the record is missing', async () => {
-        const id = storageKey();
-        await expect(backend.patch!(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
-        await expect(backend.read(id)).resolves.toBeNull();
+    if (has('patch'))
+      describe('patch (delta writes)', () => {
+        it('sets and removes the given keys and keeps the others', async () => {
+          const id = storageKey();
+          await backend.write(id, { keep: [1], drop: 'x', change: 1 }, 60);
+          await expect(
+            backend.patch!(id, { set: { change: { to: [] }, added: TRICKY }, unset: ['drop'] }, 60),
+          ).resolves.toBe(true);
+          await expect(backend.read(id)).resolves.toEqual({
+            keep: [1],
+            change: { to: [] },
+            added: TRICKY,
+          });
+        });
+
+        it('returns false and creates nothing when the record is missing', async () => {
+          const id = storageKey();
+          await expect(backend.patch!(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
+          await expect(backend.read(id)).resolves.toBeNull();
+        });
+
+        it('does not bring back a destroyed session', async () => {
+          const id = storageKey();
+          await backend.write(id, { a: 1 }, 60);
+          await backend.destroy(id);
+          await expect(backend.patch!(id, { set: { b: 2 }, unset: [] }, 60)).resolves.toBe(false);
+          await expect(backend.read(id)).resolves.toBeNull();
+        });
+
+        it('keeps both changes when overlapping patches change different keys', async () => {
+          const id = storageKey();
+          await backend.write(id, { base: true, gone: 1 }, 60);
+          const patches = Array.from({ length: 20 }, (_, i) =>
+            backend.patch!(id, { set: { [`k${i}`]: i }, unset: i === 0 ? ['gone'] : [] }, 60),
+          );
+          await expect(Promise.all(patches)).resolves.toEqual(patches.map(() => true));
+          const expected: SessionData = { base: true };
+          for (let i = 0; i < 20; i += 1) expected[`k${i}`] = i;
+          await expect(backend.read(id)).resolves.toEqual(expected);
+        });
+
+        it('a key one patch removed stays removed when another patch sets a different key', async () => {
+          const id = storageKey();
+          await backend.write(id, { flash: 'hello', user: 'ann' }, 60);
+          await Promise.all([
+            backend.patch!(id, { set: {}, unset: ['flash'] }, 60),
+            backend.patch!(id, { set: { visits: 2 }, unset: [] }, 60),
+          ]);
+          await expect(backend.read(id)).resolves.toEqual({ user: 'ann', visits: 2 });
+        });
+
+        it('applies the TTL it is given', async () => {
+          const id = storageKey();
+          await backend.write(id, { a: 1 }, 60);
+          await backend.patch!(id, { set: { b: 2 }, unset: [] }, 1);
+          await sleep(1200);
+          await expect(backend.read(id)).resolves.toBeNull();
+        });
       });
 
-      it('does not bring back a destroyed session', async () => {
-        const id = storageKey();
-        await backend.write(id, { a: 1 }, 60);
-        await backend.destroy(id);
-        await expect(backend.patch!(id, { set: { b: 2 }, unset: [] }, 60)).resolves.toBe(false);
-        await expect(backend.read(id)).resolves.toBeNull();
-      });
+    if (has('rename'))
+      describe('rename', () => {
+        it('stores the data under the new id and removes the old one', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          await backend.write(oldId, { a: 1 }, 60);
+          await backend.rename!(oldId, newId, { a: 1, b: TRICKY }, 60);
+          await expect(backend.read(oldId)).resolves.toBeNull();
+          await expect(backend.read(newId)).resolves.toEqual({ a: 1, b: TRICKY });
+        });
 
-      it('keeps both changes when overlapping patches change different keys', async () => {
-        const id = storageKey();
-        await backend.write(id, { base: true, gone: 1 }, 60);
-        const patches = Array.from({ length: 20 }, (_, i) =>
-          backend.patch!(id, { set: { [`k${i}`]: i }, unset: i === 0 ? ['gone'] : [] }, 60),
-        );
-        await expect(Promise.all(patches)).resolves.toEqual(patches.map(() => true));
-        const expected: SessionData = { base: true };
-        for (let i = 0; i < 20; i += 1) expected[`k${i}`] = i;
-        await expect(backend.read(id)).resolves.toEqual(expected);
+        it('works when the old record is already gone', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          await backend.rename!(oldId, newId, { a: 1 }, 60);
+          await expect(backend.read(newId)).resolves.toEqual({ a: 1 });
+        });
       });
-
-      it('a key one patch removed stays removed when another patch sets a different key', async () => {
-        const id = storageKey();
-        await backend.write(id, { flash: 'hello', user: 'ann' }, 60);
-        await Promise.all([
-          backend.patch!(id, { set: {}, unset: ['flash'] }, 60),
-          backend.patch!(id, { set: { visits: 2 }, unset: [] }, 60),
-        ]);
-        await expect(backend.read(id)).resolves.toEqual({ user: 'ann', visits: 2 });
-      });
-
-      it('applies the TTL it is given', async () => {
-        const id = storageKey();
-        await backend.write(id, { a: 1 }, 60);
-        await backend.patch!(id, { set: { b: 2 }, unset: [] }, 1);
-        await sleep(1200);
-        await expect(backend.read(id)).resolves.toBeNull();
-      });
-    });
-
-    if (has('rename')) describe('rename', () => {
-      it('stores the data under the new id and removes the old one', async () => {
-        const [oldId, newId] = [storageKey(), storageKey()];
-        await backend.write(oldId, { a: 1 }, 60);
-        await backend.rename!(oldId, newId, { a: 1, b: TRICKY }, 60);
-        await expect(backend.read(oldId)).resolves.toBeNull();
-        await expect(backend.read(newId)).resolves.toEqual({ a: 1, b: TRICKY });
-      });
-
-      it('works when the old record is already gone', async () => {
-        const [oldId, newId] = [storageKey(), storageKey()];
-        await backend.rename!(oldId, newId, { a: 1 }, 60);
-        await expect(backend.read(newId)).resolves.toEqual({ a: 1 });
-      });
-    });
   });
 }

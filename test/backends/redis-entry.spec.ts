@@ -49,7 +49,11 @@ function load(dir: string, how: 'require' | 'import') {
       ? "const m = require('./cjs/backends/redis.backend.js'); console.log(typeof m.RedisBackend)"
       : "const m = await import('./esm/backends/redis.backend.js'); console.log(typeof m.RedisBackend)";
   const args = how === 'require' ? ['-e', script] : ['--input-type=module', '-e', script];
-  return spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH } });
+  return spawnSync(process.execPath, args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH },
+  });
 }
 
 describe('the pselfastapise-async/backends/redis entry', () => {

@@ -44,9 +44,13 @@ export async function startRedisCluster(masters = 3) {
     for (let attempt = 0; ; attempt += 1) {
       const states = servers.map(
         (server) =>
-          spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(server.port), 'cluster', 'info'], {
-            encoding: 'utf8',
-          }).stdout,
+          spawnSync(
+            'redis-cli',
+            ['-h', '127.0.0.1', '-p', String(server.port), 'cluster', 'info'],
+            {
+              encoding: 'utf8',
+            },
+          ).stdout,
       );
       if (states.every((info) => info.includes('cluster_state:ok'))) break;
       if (attempt > 200) throw new Error('Redis Cluster did not reach cluster_state:ok');
