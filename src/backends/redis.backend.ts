@@ -317,6 +317,8 @@ export class RedisBackend extends SessionBackend {
     const client = this.client as Redis;
     if (this.closed) return Promise.reject(new Error(messages.redisClosed()));
     if (client.status === 'ready') return Promise.resolve();
+    // With lazyConnect in redisOptions, nothing else would start the connection.
+    if (client.status === 'wait') client.connect().catch(() => undefined);
     return new Promise((resolve, reject) => {
       const wake = () => {
         clearTimeout(timer);
