@@ -19,6 +19,16 @@ export const messages = {
     } cannot. Use MemoryBackend or RedisBackend, or add those methods to your backend`,
   userKeyNotSet: () =>
     "Listing or ending a user's sessions needs the `userKey` option: SessionModule.forRoot({ secretKey, userKey: 'userId' })",
+  ioredisMissing: () =>
+    'RedisBackend needs the ioredis package, which is not installed: run `npm i ioredis` (version 5 or 6)',
+  redisOption: (name: string, expected: string, got: unknown) =>
+    `Invalid RedisBackend option \`${name}\`: expected ${expected}, got ${describe(got)}`,
+  redisNotReady: (status: string, waitedMs: number) =>
+    `Redis is not reachable (connection ${status} after waiting ${waitedMs} ms): the session store is unavailable until it reconnects`,
+  redisClosed: () => 'RedisBackend was closed: create a new one to use Redis again',
+  redisError: (detail: string) =>
+    `Redis connection error: ${detail} (commands fail until the connection is back; reconnecting)`,
+  redisRestored: () => 'Redis connection restored',
   reservedKey: (key: string) =>
     `Session key "${key}" is reserved for the session's own bookkeeping: choose another key`,
   notJson: (key: string, path: string, what: string) =>

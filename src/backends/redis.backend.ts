@@ -1,0 +1,409 @@
+import { createHash } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { messages } from '../session.messages.js';
+import { loadIORedis } from './redis.loader.js';
+import { SessionBackend, type SessionData, type SessionDelta } from './session-backend.js';
+
+// Loaded when this entry is imported: a missing ioredis fails here, with a
+// message that says `npm i ioredis`, rather than at the first request.
+const ioredis = loadIORedis();
+
+/** Options of {@link RedisBackend}. Pass `client`, or connection settings, not both. */
+export interface RedisBackendOptions {
+  /** Default `'127.0.0.1'`. Ignored with `url` or `client`. */
+  host?: string;
+  /** Default `6379`. Ignored with `url` or `client`. */
+  port?: number;
+  /** Database index. Default `0`. Ignored with `client`. */
+  db?: number;
+  /** Ignored with `client`. */
+  password?: string;
+  /** A `redis://` or `rediss://` URL; wins over `host` and `port`. Ignored with `client`. */
+  url?: string;
+  /**
+   * An existing ioredis `Redis` or `Cluster`. The backend uses it as
+   * configured and leaves it open on `close()`: its owner closes it.
+   */
+  client?: Redis | Cluster;
+  /** Prefix of every key this backend writes, and all that `clear()` removes. Default `'session:'`. */
+  prefix?: string;
+  /**
+   * Longest wait for any Redis command, in milliseconds, including waiting for
+   * the connection to come back. Default 1500. Ignored with `client`.
+   */
+  commandTimeout?: number;
+  /** Further ioredis options (TLS, username...) for the connection the backend opens. */
+  redisOptions?: RedisOptions;
+}
+
+/** The ioredis calls this backend makes; both `Redis` and `Cluster` have them. */
+type Commands = Pick<
+  Redis,
+  | 'get'
+  | 'getex'
+  | 'set'
+  | 'expire'
+  | 'pexpire'
+  | 'del'
+  | 'evalsha'
+  | 'eval'
+  | 'multi'
+  | 'scan'
+  | 'unlink'
+>;
+
+const DEFAULT_PREFIX = 'session:';
+const DEFAULT_COMMAND_TIMEOUT = 1500;
+const SCAN_COUNT = 500;
+
+/**
+ * Applies a delta to one record atomically. Each field of the stored JSON
+ * object holds the JSON text of one session key's value, so the script moves
+ * those strings around without decoding them (cjson would turn `[]` into `{}`
+ * and round large integers). A missing or unreadable record is left as is and
+ * 0 returned, so a destroyed session is never brought back.
+ *
+ * KEYS[1] the record; ARGV: 'EX' | 'PX', ttl, number of fields to set, then
+ * that many name/JSON pairs, then the names to remove (removed first, as in
+ * MemoryBackend, so a name in both is set).
+ */
+const PATCH_SCRIPT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw or not string.find(raw, '^%s*{') then return 0 end
+local ok, record = pcall(cjson.decode, raw)
+if not ok or type(record) ~= 'table' then return 0 end
+for name, value in pairs(record) do
+  if type(name) ~= 'string' or type(value) ~= 'string' then return 0 end
+  if not pcall(cjson.decode, value) then return 0 end
+end
+local first_unset = 4 + 2 * tonumber(ARGV[3])
+for i = first_unset, #ARGV do
+  record[ARGV[i]] = nil
+end
+for i = 4, first_unset - 1, 2 do
+  record[ARGV[i]] = ARGV[i + 1]
+end
+redis.call('SET', KEYS[1], cjson.encode(record), ARGV[1], ARGV[2])
+return 1
+`;
+const PATCH_SHA = createHash('sha1').update(PATCH_SCRIPT).digest('hex');
+
+/**
+ * Sessions in Redis through ioredis, shared by every instance of the
+ * application. Each session is one Redis string at `prefix + storageKey` with
+ * its TTL kept by Redis, so a read, a write or a touch is one round trip, and
+ * changes made by overlapping requests are merged atomically by a Lua script
+ * (`patch`). Works with a single node and with Redis Cluster (pass a `Cluster`
+ * as `client`; keys then carry a `{hash tag}`).
+ *
+ * When Redis is down, calls reject within `commandTimeout` (the module answers
+ * 503) and the backend recovers by itself once Redis is back. A connection the
+ * backend opened is closed on application shutdown; a `client` passed in is
+ * left open. Importing this entry requires `ioredis` (`npm i ioredis`).
+ *
+ * @example
+ * import { RedisBackend } from 'pselfastapise-async/backends/redis';
+ * SessionModule.forRoot({ secretKey, backend: new RedisBackend({ url: process.env.REDIS_URL }) })
+ */
+export class RedisBackend extends SessionBackend {
+  private readonly logger = new Logger(RedisBackend.name);
+  private readonly client: Redis | Cluster;
+  private readonly prefix: string;
+  private readonly cluster: boolean;
+  private readonly owned: boolean;
+  private readonly commandTimeout: number;
+  private readonly waiters = new Set<() => void>();
+  private lastError: Error | undefined;
+  private closed = false;
+
+  constructor(options: RedisBackendOptions = {}) {
+    super();
+    const { prefix = DEFAULT_PREFIX, commandTimeout = DEFAULT_COMMAND_TIMEOUT } = options;
+    if (typeof prefix !== 'string' || prefix === '') {
+      throw new TypeError(messages.redisOption('prefix', 'a non-empty string', prefix));
+    }
+    if (!Number.isFinite(commandTimeout) || commandTimeout <= 0) {
+      throw new RangeError(
+        messages.redisOption('commandTimeout', 'a positive number of ms', commandTimeout),
+      );
+    }
+    this.prefix = prefix;
+    this.commandTimeout = commandTimeout;
+    if (options.client) {
+      this.client = options.client;
+      this.owned = false;
+    } else {
+      this.client = this.connect(options);
+      this.owned = true;
+    }
+    this.cluster = (this.client as { isCluster?: boolean }).isCluster === true;
+  }
+
+  async read(id: string): Promise<SessionData | null> {
+    const raw = await this.run((redis) => redis.get(this.key(id)));
+    return this.decode(id, raw);
+  }
+
+  override async readAndTouch(id: string, ttlSeconds: number): Promise<SessionData | null> {
+    const [unit, amount] = expiry(ttlSeconds);
+    const key = this.key(id);
+    const raw = await this.run((redis) =>
+      unit === 'EX' ? redis.getex(key, 'EX', amount) : redis.getex(key, 'PX', amount),
+    );
+    return this.decode(id, raw);
+  }
+
+  async write(id: string, data: SessionData, ttlSeconds: number): Promise<void> {
+    const [unit, amount] = expiry(ttlSeconds);
+    const key = this.key(id);
+    const value = encode(data);
+    await this.run((redis) =>
+      unit === 'EX' ? redis.set(key, value, 'EX', amount) : redis.set(key, value, 'PX', amount),
+    );
+  }
+
+  override async touch(id: string, ttlSeconds: number): Promise<void> {
+    const [unit, amount] = expiry(ttlSeconds);
+    const key = this.key(id);
+    await this.run((redis) =>
+      unit === 'EX' ? redis.expire(key, amount) : redis.pexpire(key, amount),
+    );
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.run((redis) => redis.unlink(this.key(id)));
+  }
+
+  override async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
+    const [unit, amount] = expiry(ttlSeconds);
+    const sets: string[] = [];
+    const unsets = [...delta.unset];
+    for (const [name, value] of Object.entries(delta.set)) {
+      const json = JSON.stringify(value);
+      // undefined has no JSON: as in JSON.stringify of a whole record, the key goes away.
+      if (json === undefined) unsets.push(name);
+      else sets.push(name, json);
+    }
+    const args = [unit, String(amount), String(sets.length / 2), ...sets, ...unsets];
+    const key = this.key(id);
+    const result = await this.run(async (redis) => {
+      try {
+        return await redis.evalsha(PATCH_SHA, 1, key, ...args);
+      } catch (error) {
+        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+        return await redis.eval(PATCH_SCRIPT, 1, key, ...args);
+      }
+    });
+    return Number(result) === 1;
+  }
+
+  /**
+   * Stores `data` under `newId` and removes `oldId`. On a single node this is
+   * one MULTI/EXEC transaction. On a Cluster the two keys live in different
+   * slots, so the new record is written first and the old one deleted after:
+   * not atomic, but a failure in between leaves the old record to expire,
+   * never a session without a record.
+   */
+  override async rename(
+    oldId: string,
+    newId: string,
+    data: SessionData,
+    ttlSeconds: number,
+  ): Promise<void> {
+    const [unit, amount] = expiry(ttlSeconds);
+    const oldKey = this.key(oldId);
+    const newKey = this.key(newId);
+    const value = encode(data);
+    if (this.cluster) {
+      await this.write(newId, data, ttlSeconds);
+      if (oldKey !== newKey) await this.destroy(oldId);
+      return;
+    }
+    const replies = await this.run((redis) => {
+      const tx = redis.multi();
+      if (unit === 'EX') tx.set(newKey, value, 'EX', amount);
+      else tx.set(newKey, value, 'PX', amount);
+      if (oldKey !== newKey) tx.unlink(oldKey);
+      return tx.exec();
+    });
+    const failed = replies?.find(([error]) => error);
+    if (failed) throw failed[0];
+    if (!replies) throw new Error('Redis aborted the rename transaction');
+  }
+
+  /** Removes every key under this backend's prefix, with SCAN (never KEYS or FLUSHDB). */
+  async clear(): Promise<void> {
+    const keyPrefix = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+    const pattern = `${escapeGlob(keyPrefix + this.prefix)}*`;
+    // Keys come back from SCAN with the client's own keyPrefix, which ioredis adds again.
+    const strip = (key: string) => key.slice(keyPrefix.length);
+    if (this.cluster) {
+      const cluster = this.client as Cluster;
+      for (const node of cluster.nodes('master')) {
+        await this.scan(node, pattern, async (keys) => {
+          // Keys of one node span many slots: delete one by one (no CROSSSLOT), routed by ioredis.
+          await this.run(() => Promise.all(keys.map((key) => cluster.unlink(strip(key)))));
+        });
+      }
+      return;
+    }
+    await this.scan(this.client as Redis, pattern, async (keys) => {
+      await this.run((redis) => redis.unlink(...keys.map(strip)));
+    });
+  }
+
+  /** Closes the connection if the backend opened it; a `client` passed in is left open. */
+  override async close(): Promise<void> {
+    if (!this.owned || this.closed) return;
+    this.closed = true;
+    for (const wake of this.waiters) wake();
+    const client = this.client as Redis;
+    if (client.status === 'ready') {
+      try {
+        await client.quit();
+        return;
+      } catch {
+        // Fall through: drop the connection instead.
+      }
+    }
+    client.disconnect();
+  }
+
+  private connect(options: RedisBackendOptions): Redis {
+    const { host, port, db, password, url, redisOptions } = options;
+    // Bounded waits and no buffering: commands are never queued while
+    // disconnected (they would run late, after the caller saw them fail), and
+    // nothing sent on a lost connection is replayed. `run` waits for the
+    // connection itself, at most commandTimeout.
+    const settings: RedisOptions = {
+      commandTimeout: this.commandTimeout,
+      connectTimeout: Math.max(this.commandTimeout, 2000),
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
+      ...redisOptions,
+      ...(host !== undefined && { host }),
+      ...(port !== undefined && { port }),
+      ...(db !== undefined && { db }),
+      ...(password !== undefined && { password }),
+    };
+    const client = url ? new ioredis.Redis(url, settings) : new ioredis.Redis(settings);
+    client.on('error', (error: Error) => {
+      if (!this.lastError) this.logger.warn(messages.redisError(error.message));
+      this.lastError = error;
+    });
+    client.on('ready', () => {
+      if (this.lastError) this.logger.log(messages.redisRestored());
+      this.lastError = undefined;
+      for (const wake of this.waiters) wake();
+      this.waiters.clear();
+    });
+    return client;
+  }
+
+  /**
+   * Runs a command once the connection is ready, waiting at most
+   * `commandTimeout` for it. Only for connections the backend opened: a
+   * `client` passed in behaves as its owner configured it.
+   */
+  private async run<T>(command: (redis: Commands) => Promise<T>): Promise<T> {
+    if (this.owned) await this.ready();
+    return command(this.client as unknown as Commands);
+  }
+
+  private ready(): Promise<void> {
+    const client = this.client as Redis;
+    if (this.closed) return Promise.reject(new Error(messages.redisClosed()));
+    if (client.status === 'ready') return Promise.resolve();
+    // With lazyConnect in redisOptions, nothing else would start the connection.
+    if (client.status === 'wait') client.connect().catch(() => undefined);
+    return new Promise((resolve, reject) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        if (this.closed) reject(new Error(messages.redisClosed()));
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(wake);
+        reject(
+          this.lastError ?? new Error(messages.redisNotReady(client.status, this.commandTimeout)),
+        );
+      }, this.commandTimeout);
+      this.waiters.add(wake);
+    });
+  }
+
+  private async scan(
+    node: Redis,
+    pattern: string,
+    remove: (keys: string[]) => Promise<void>,
+  ): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.runOn(node, () =>
+        node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT),
+      );
+      if (keys.length > 0) await remove(keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+
+  private async runOn<T>(node: Redis, command: () => Promise<T>): Promise<T> {
+    if (node === this.client) return this.run(command);
+    return command();
+  }
+
+  private key(id: string): string {
+    return this.cluster ? `${this.prefix}{${id}}` : this.prefix + id;
+  }
+
+  private decode(id: string, raw: string | null): SessionData | null {
+    if (raw === null) return null;
+    const data = decode(raw);
+    if (data === undefined) this.logger.warn(messages.corruptRecord(id));
+    return data ?? null;
+  }
+}
+
+/** One JSON object whose fields hold the JSON text of each session key's value. */
+function encode(data: SessionData): string {
+  const fields: [string, string][] = [];
+  for (const [name, value] of Object.entries(data)) {
+    const json = JSON.stringify(value);
+    if (json !== undefined) fields.push([name, json]);
+  }
+  // fromEntries defines properties, so a key named "__proto__" stays a plain key.
+  return JSON.stringify(Object.fromEntries(fields));
+}
+
+/** The record stored by `encode`, or undefined when the value is not one. */
+function decode(raw: string): SessionData | undefined {
+  try {
+    const outer: unknown = JSON.parse(raw);
+    if (outer === null || typeof outer !== 'object' || Array.isArray(outer)) return undefined;
+    const fields: [string, unknown][] = [];
+    for (const [name, json] of Object.entries(outer)) {
+      if (typeof json !== 'string') return undefined;
+      fields.push([name, JSON.parse(json)]);
+    }
+    return Object.fromEntries(fields);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whole seconds use EX (as most clients do); anything else PX, at least 1 ms. */
+function expiry(ttlSeconds: number): ['EX' | 'PX', number] {
+  if (!Number.isFinite(ttlSeconds)) {
+    throw new RangeError(messages.redisOption('ttlSeconds', 'a finite number', ttlSeconds));
+  }
+  if (Number.isInteger(ttlSeconds) && ttlSeconds > 0) return ['EX', ttlSeconds];
+  return ['PX', Math.max(1, Math.round(ttlSeconds * 1000))];
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,270 @@
+// One set of specs that every backend must pass (memory, Redis, Redis Cluster
+// and the minimal custom backend), the way Spring Session reuses one abstract
+// test class per store.
+import { randomBytes } from 'node:crypto';
+import type { SessionBackend, SessionData } from '../../src/backends/session-backend.js';
+
+/** Optional capabilities a backend declares; the suite checks the declaration is true. */
+export type Capability = 'readAndTouch' | 'patch' | 'rename' | 'close';
+
+/** What a spec file hands the suite. */
+export interface ConformanceTarget {
+  backend: SessionBackend;
+  /**
+   * Stores something this backend does not own (another prefix, another
+   * backend) and later tells whether it is still there: `clear()` must spare it.
+   */
+  foreign?: { put(): Promise<void>; survives(): Promise<boolean> };
+  /** Releases what `setup` opened (connections, servers). */
+  teardown?(): Promise<void>;
+}
+
+/** A fresh storage key: 43 base64url characters, like a SHA-256 digest. */
+export function storageKey(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Values chosen to break naive encoders (cjson, re-stringifying, lossy numbers). */
+export const TRICKY: SessionData = {
+  nested: { a: { b: { c: [1, 2, { d: null }] } }, empty: {} },
+  emptyArray: [],
+  emptyObject: {},
+  arrayOfEmpties: [[], {}, ''],
+  unicode: 'héllo wörld ✓ 日本語 😀 \u2028\u2029',
+  quotes: 'She said "hi" and \'bye\' \\ back\\slash \\"escaped\\" / slash \n\t\r',
+  controls: '\u0000\u0001\u001f\u007f',
+  maxSafe: Number.MAX_SAFE_INTEGER,
+  minSafe: Number.MIN_SAFE_INTEGER,
+  float: 0.1 + 0.2,
+  tiny: 5e-324,
+  negativeZeroish: -0.5,
+  bool: false,
+  nil: null,
+  numericKeys: { '1': 'one', '0': 'zero' },
+  '': 'empty key',
+  'key with spaces and "quotes"': 1,
+  __proto__key: 'x',
+};
+
+/**
+ * Defines the conformance specs for one backend. `setup` runs once (in
+ * beforeAll) and may start servers; `capabilities` lists the optional methods
+ * the backend has, and the suite fails if the list is wrong.
+ */
+export function describeBackendConformance(
+  name: string,
+  setup: () => Promise<ConformanceTarget>,
+  capabilities: readonly Capability[],
+): void {
+  const has = (capability: Capability) => capabilities.includes(capability);
+
+  describe(`${name} backend conformance`, () => {
+    let target: ConformanceTarget;
+    let backend: SessionBackend;
+
+    beforeAll(async () => {
+      target = await setup();
+      backend = target.backend;
+    }, 60_000);
+
+    afterAll(async () => {
+      if (!target) return;
+      await backend.clear();
+      await target.teardown?.();
+    }, 30_000);
+
+    it('has exactly the optional capabilities it declares', () => {
+      for (const capability of ['readAndTouch', 'patch', 'rename', 'close'] as const) {
+        expect([capability, typeof backend[capability] === 'function']).toEqual([
+          capability,
+          has(capability),
+        ]);
+      }
+    });
+
+    it('reads null for a record that was never written', async () => {
+      await expect(backend.read(storageKey())).resolves.toBeNull();
+    });
+
+    it('reads back what it wrote, and a second write replaces the first', async () => {
+      const id = storageKey();
+      await backend.write(id, { userId: '123', roles: ['admin'] }, 60);
+      await expect(backend.read(id)).resolves.toEqual({ userId: '123', roles: ['admin'] });
+      await backend.write(id, { userId: '456' }, 60);
+      await expect(backend.read(id)).resolves.toEqual({ userId: '456' });
+    });
+
+    it('keeps records apart by id', async () => {
+      const [a, b] = [storageKey(), storageKey()];
+      await backend.write(a, { who: 'a' }, 60);
+      await backend.write(b, { who: 'b' }, 60);
+      await expect(backend.read(a)).resolves.toEqual({ who: 'a' });
+      await expect(backend.read(b)).resolves.toEqual({ who: 'b' });
+    });
+
+    it('round-trips values exactly', async () => {
+      const id = storageKey();
+      await backend.write(id, TRICKY, 60);
+      const back = await backend.read(id);
+      expect(back).toEqual(TRICKY);
+      expect(Object.keys(back!).sort()).toEqual(Object.keys(TRICKY).sort());
+      expect(back!.maxSafe).toBe(Number.MAX_SAFE_INTEGER);
+      expect(Array.isArray(back!.emptyArray)).toBe(true);
+      expect(Array.isArray(back!.emptyObject)).toBe(false);
+    });
+
+    it('keeps a key named __proto__ as plain data', async () => {
+      const id = storageKey();
+      const data = JSON.parse('{"__proto__":{"polluted":true},"ok":1}') as SessionData;
+      await backend.write(id, data, 60);
+      const back = await backend.read(id);
+      expect(Object.keys(back!).sort()).toEqual(['__proto__', 'ok']);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
+    it('returns copies: mutating what was written or read does not change the store', async () => {
+      const id = storageKey();
+      const data = { profile: { name: 'Ann', tags: ['a'] } };
+      await backend.write(id, data, 60);
+      data.profile.tags.push('written');
+      const first = (await backend.read(id)) as typeof data;
+      first.profile.name = 'Changed';
+      first.profile.tags.push('read');
+      await expect(backend.read(id)).resolves.toEqual({ profile: { name: 'Ann', tags: ['a'] } });
+    });
+
+    it('destroys a record, and destroying a missing one is not an error', async () => {
+      const id = storageKey();
+      await backend.write(id, { a: 1 }, 60);
+      await backend.destroy(id);
+      await expect(backend.read(id)).resolves.toBeNull();
+      await expect(backend.destroy(storageKey())).resolves.toBeUndefined();
+    });
+
+    it('touching a missing record does not create it', async () => {
+      const id = storageKey();
+      await backend.touch(id, 60);
+      await expect(backend.read(id)).resolves.toBeNull();
+    });
+
+    it('expires records after their TTL, and touch (and readAndTouch) extend it', async () => {
+      const [expiring, touched, readTouched] = [storageKey(), storageKey(), storageKey()];
+      await backend.write(expiring, { a: 1 }, 1);
+      await backend.write(touched, { b: 2 }, 1);
+      await backend.write(readTouched, { c: 3 }, 1);
+      await backend.touch(touched, 10);
+      if (has('readAndTouch')) {
+        await expect(backend.readAndTouch!(readTouched, 10)).resolves.toEqual({ c: 3 });
+      } else {
+        await backend.touch(readTouched, 10);
+      }
+      await expect(backend.read(expiring)).resolves.toEqual({ a: 1 });
+      await sleep(1200);
+      await expect(backend.read(expiring)).resolves.toBeNull();
+      await expect(backend.read(touched)).resolves.toEqual({ b: 2 });
+      await expect(backend.read(readTouched)).resolves.toEqual({ c: 3 });
+    });
+
+    it('clear() removes every session of this backend and nothing else', async () => {
+      const ids = Array.from({ length: 40 }, storageKey);
+      await Promise.all(ids.map((id, i) => backend.write(id, { i }, 60)));
+      await target.foreign?.put();
+      await backend.clear();
+      const after = await Promise.all(ids.map((id) => backend.read(id)));
+      expect(after.filter((record) => record !== null)).toEqual([]);
+      if (target.foreign) await expect(target.foreign.survives()).resolves.toBe(true);
+    });
+
+    if (has('readAndTouch'))
+      describe('readAndTouch', () => {
+        it('returns the record (a copy) and null for a missing one', async () => {
+          const id = storageKey();
+          await backend.write(id, TRICKY, 60);
+          const back = await backend.readAndTouch!(id, 60);
+          expect(back).toEqual(TRICKY);
+          (back!.nested as Record<string, unknown>).a = 'changed';
+          await expect(backend.read(id)).resolves.toEqual(TRICKY);
+          await expect(backend.readAndTouch!(storageKey(), 60)).resolves.toBeNull();
+        });
+      });
+
+    if (has('patch'))
+      describe('patch (delta writes)', () => {
+        it('sets and removes the given keys and keeps the others', async () => {
+          const id = storageKey();
+          await backend.write(id, { keep: [1], drop: 'x', change: 1 }, 60);
+          await expect(
+            backend.patch!(id, { set: { change: { to: [] }, added: TRICKY }, unset: ['drop'] }, 60),
+          ).resolves.toBe(true);
+          await expect(backend.read(id)).resolves.toEqual({
+            keep: [1],
+            change: { to: [] },
+            added: TRICKY,
+          });
+        });
+
+        it('returns false and creates nothing when the record is missing', async () => {
+          const id = storageKey();
+          await expect(backend.patch!(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
+          await expect(backend.read(id)).resolves.toBeNull();
+        });
+
+        it('does not bring back a destroyed session', async () => {
+          const id = storageKey();
+          await backend.write(id, { a: 1 }, 60);
+          await backend.destroy(id);
+          await expect(backend.patch!(id, { set: { b: 2 }, unset: [] }, 60)).resolves.toBe(false);
+          await expect(backend.read(id)).resolves.toBeNull();
+        });
+
+        it('keeps both changes when overlapping patches change different keys', async () => {
+          const id = storageKey();
+          await backend.write(id, { base: true, gone: 1 }, 60);
+          const patches = Array.from({ length: 20 }, (_, i) =>
+            backend.patch!(id, { set: { [`k${i}`]: i }, unset: i === 0 ? ['gone'] : [] }, 60),
+          );
+          await expect(Promise.all(patches)).resolves.toEqual(patches.map(() => true));
+          const expected: SessionData = { base: true };
+          for (let i = 0; i < 20; i += 1) expected[`k${i}`] = i;
+          await expect(backend.read(id)).resolves.toEqual(expected);
+        });
+
+        it('a key one patch removed stays removed when another patch sets a different key', async () => {
+          const id = storageKey();
+          await backend.write(id, { flash: 'hello', user: 'ann' }, 60);
+          await Promise.all([
+            backend.patch!(id, { set: {}, unset: ['flash'] }, 60),
+            backend.patch!(id, { set: { visits: 2 }, unset: [] }, 60),
+          ]);
+          await expect(backend.read(id)).resolves.toEqual({ user: 'ann', visits: 2 });
+        });
+
+        it('applies the TTL it is given', async () => {
+          const id = storageKey();
+          await backend.write(id, { a: 1 }, 60);
+          await backend.patch!(id, { set: { b: 2 }, unset: [] }, 1);
+          await sleep(1200);
+          await expect(backend.read(id)).resolves.toBeNull();
+        });
+      });
+
+    if (has('rename'))
+      describe('rename', () => {
+        it('stores the data under the new id and removes the old one', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          await backend.write(oldId, { a: 1 }, 60);
+          await backend.rename!(oldId, newId, { a: 1, b: TRICKY }, 60);
+          await expect(backend.read(oldId)).resolves.toBeNull();
+          await expect(backend.read(newId)).resolves.toEqual({ a: 1, b: TRICKY });
+        });
+
+        it('works when the old record is already gone', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          await backend.rename!(oldId, newId, { a: 1 }, 60);
+          await expect(backend.read(newId)).resolves.toEqual({ a: 1 });
+        });
+      });
+  });
+}

@@ -1,0 +1,100 @@
+import { Cluster } from 'ioredis';
+import { RedisBackend } from '../../src/backends/redis.backend.js';
+import { startRedisCluster } from '../support/redis-cluster.js';
+import { hasRedisServer, REDIS_HELP } from '../support/redis-server.js';
+import { uniquePrefix } from '../support/redis-clients.js';
+import { describeBackendConformance, storageKey } from './backend-conformance.js';
+
+type StartedCluster = Awaited<ReturnType<typeof startRedisCluster>>;
+
+let started: StartedCluster | undefined;
+let cluster: Cluster;
+let backend: RedisBackend;
+const prefix = uniquePrefix('redis-cluster');
+const foreignKey = 'other-prefix:{foreign}';
+
+async function startOnce() {
+  if (!hasRedisServer()) throw new Error(REDIS_HELP);
+  started ??= await startRedisCluster(3);
+  cluster ??= new Cluster(started.nodes, {
+    redisOptions: { commandTimeout: 2000, maxRetriesPerRequest: 1 },
+  });
+  backend ??= new RedisBackend({ client: cluster, prefix });
+}
+
+describeBackendConformance(
+  'RedisBackend (3-master Cluster)',
+  async () => {
+    await startOnce();
+    return {
+      backend,
+      foreign: {
+        put: async () => {
+          await cluster.set(foreignKey, 'keep me', 'EX', 60);
+        },
+        survives: async () => (await cluster.exists(foreignKey)) === 1,
+      },
+    };
+  },
+  ['readAndTouch', 'patch', 'rename', 'close'],
+);
+
+describe('RedisBackend on a Cluster', () => {
+  beforeAll(startOnce, 60_000);
+
+  afterAll(async () => {
+    await backend?.close();
+    cluster?.disconnect();
+    await started?.stop();
+  }, 30_000);
+
+  /** How many masters hold at least one key under the backend's prefix (by SCAN on each). */
+  async function mastersHoldingPrefix(): Promise<number> {
+    let holding = 0;
+    for (const node of cluster.nodes('master')) {
+      let cursor = '0';
+      let found = 0;
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        found += keys.length;
+        cursor = next;
+      } while (cursor !== '0');
+      if (found > 0) holding += 1;
+    }
+    return holding;
+  }
+
+  it('wraps the storage key in a hash tag', async () => {
+    const id = storageKey();
+    await backend.write(id, { a: 1 }, 60);
+    await expect(cluster.exists(`${prefix}{${id}}`)).resolves.toBe(1);
+  });
+
+  it('clears sessions spread over every master', async () => {
+    const ids = Array.from({ length: 60 }, storageKey);
+    await Promise.all(ids.map((id) => backend.write(id, { id }, 60)));
+    const keys = ids.map((id) => `${prefix}{${id}}`);
+    const slots = await Promise.all(keys.map((key) => cluster.cluster('KEYSLOT', key)));
+    expect(new Set(slots).size).toBeGreaterThan(50);
+    await expect(mastersHoldingPrefix()).resolves.toBe(3);
+    await backend.clear();
+    await expect(mastersHoldingPrefix()).resolves.toBe(0);
+    const left = await Promise.all(keys.map((key) => cluster.exists(key)));
+    expect(left.every((n) => n === 0)).toBe(true);
+  });
+
+  it('renames across slots (and masters) without CROSSSLOT errors', async () => {
+    let oldId = storageKey();
+    let newId = storageKey();
+    const slotOf = (id: string) => cluster.cluster('KEYSLOT', `${prefix}{${id}}`);
+    // `redis-cli --cluster create` gives each of the 3 masters a third of the slots, in order.
+    const masterOf = (slot: number) => Math.floor(slot / (16384 / 3));
+    while (masterOf(await slotOf(oldId)) === masterOf(await slotOf(newId))) {
+      [oldId, newId] = [storageKey(), storageKey()];
+    }
+    await backend.write(oldId, { user: 'ann' }, 60);
+    await backend.rename(oldId, newId, { user: 'ann', renamed: true }, 60);
+    await expect(backend.read(oldId)).resolves.toBeNull();
+    await expect(backend.read(newId)).resolves.toEqual({ user: 'ann', renamed: true });
+  });
+});

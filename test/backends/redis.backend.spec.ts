@@ -1,0 +1,326 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { RedisBackend } from '../../src/backends/redis.backend.js';
+import { adminClient, redisUrl, uniquePrefix } from '../support/redis-clients.js';
+import { freePort, startRedis } from '../support/redis-server.js';
+import { storageKey } from './backend-conformance.js';
+
+type Server = Awaited<ReturnType<typeof startRedis>>;
+
+describe('RedisBackend', () => {
+  const prefix = uniquePrefix('redis-backend');
+  let admin: Redis;
+  let backend: RedisBackend;
+
+  beforeAll(() => {
+    admin = adminClient(redisUrl());
+    backend = new RedisBackend({ url: redisUrl(), prefix });
+  });
+
+  afterAll(async () => {
+    await backend?.clear();
+    await backend?.close();
+    admin?.disconnect();
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  describe('storage format', () => {
+    it('stores one string per session: a JSON object of JSON-encoded values, with a TTL', async () => {
+      const id = storageKey();
+      await backend.write(id, { userId: '123', __session: { c: 1, e: 2 }, list: [] }, 100);
+      const raw = await admin.get(prefix + id);
+      expect(JSON.parse(raw!)).toEqual({
+        userId: '"123"',
+        __session: '{"c":1,"e":2}',
+        list: '[]',
+      });
+      const ttl = await admin.ttl(prefix + id);
+      expect(ttl).toBeGreaterThan(95);
+      expect(ttl).toBeLessThanOrEqual(100);
+    });
+
+    it('keeps that format through a patch (values are not re-encoded by the script)', async () => {
+      const id = storageKey();
+      await backend.write(id, { big: Number.MAX_SAFE_INTEGER, a: 1 }, 100);
+      await backend.patch(id, { set: { list: [], obj: {} }, unset: ['a'] }, 50);
+      expect(JSON.parse((await admin.get(prefix + id))!)).toEqual({
+        big: '9007199254740991',
+        list: '[]',
+        obj: '{}',
+      });
+      expect(await admin.ttl(prefix + id)).toBeLessThanOrEqual(50);
+    });
+
+    it('uses millisecond precision for a TTL that is not whole seconds', async () => {
+      const id = storageKey();
+      await backend.write(id, { a: 1 }, 2.5);
+      const pttl = await admin.pttl(prefix + id);
+      expect(pttl).toBeGreaterThan(2000);
+      expect(pttl).toBeLessThanOrEqual(2500);
+    });
+  });
+
+  describe('corrupt records', () => {
+    const corrupt = {
+      'not JSON': '{"userId": nope',
+      'JSON but not an object': '[1,2,3]',
+      'a JSON null': 'null',
+      'a field that is not a string': '{"userId":123}',
+      'a field that is not valid JSON': '{"userId":"{not json"}',
+    };
+
+    it.each(Object.entries(corrupt))(
+      'reads %s as missing, logs a warning without the value or key, and leaves it alone',
+      async (_what, raw) => {
+        const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+        const id = storageKey();
+        await admin.set(prefix + id, raw, 'EX', 60);
+        await expect(backend.read(id)).resolves.toBeNull();
+        await expect(backend.readAndTouch(id, 60)).resolves.toBeNull();
+        await expect(backend.patch(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
+        expect(warn).toHaveBeenCalledTimes(2);
+        const logged = String(warn.mock.calls[0][0]);
+        expect(logged).toContain(id.slice(0, 8));
+        expect(logged).not.toContain(id);
+        expect(logged).not.toContain(raw);
+        await expect(admin.get(prefix + id)).resolves.toBe(raw);
+      },
+    );
+  });
+
+  describe('clients', () => {
+    it('leaves a client it was given open on close()', async () => {
+      const client = adminClient();
+      const borrowing = new RedisBackend({ client, prefix });
+      await borrowing.write(storageKey(), { a: 1 }, 60);
+      await borrowing.close();
+      expect(client.status).toBe('ready');
+      await expect(client.ping()).resolves.toBe('PONG');
+      client.disconnect();
+    });
+
+    it('closes the connection it opened, and then rejects calls', async () => {
+      const owning = new RedisBackend({ url: redisUrl(), prefix });
+      await owning.write(storageKey(), { a: 1 }, 60);
+      await owning.close();
+      await expect(owning.read(storageKey())).rejects.toThrow(/closed/);
+    });
+
+    it('honours a client keyPrefix, in clear() too', async () => {
+      const client = new Redis(redisUrl(), { keyPrefix: 'kp-app:' });
+      const prefixed = new RedisBackend({ client, prefix });
+      const id = storageKey();
+      await prefixed.write(id, { a: 1 }, 60);
+      await expect(admin.exists(`kp-app:${prefix}${id}`)).resolves.toBe(1);
+      await prefixed.clear();
+      await expect(admin.exists(`kp-app:${prefix}${id}`)).resolves.toBe(0);
+      client.disconnect();
+    });
+
+    it('rejects an empty prefix, which would make clear() remove everything', () => {
+      expect(() => new RedisBackend({ prefix: '', client: admin })).toThrow(/prefix/);
+    });
+
+    it('escapes glob characters of the prefix in clear()', async () => {
+      const globby = new RedisBackend({ client: admin, prefix: `${prefix}[g*]?:` });
+      const lookalike = `${prefix}gx:${storageKey()}`;
+      await admin.set(lookalike, 'keep', 'EX', 60);
+      await globby.write(storageKey(), { a: 1 }, 60);
+      await globby.clear();
+      await expect(admin.exists(lookalike)).resolves.toBe(1);
+      await expect(admin.keys(`${prefix}\\[g\\*\\]\\?:*`)).resolves.toEqual([]);
+      await admin.del(lookalike);
+    });
+  });
+});
+
+/** Calls per command, from INFO commandstats. */
+async function commandStats(client: Redis): Promise<Record<string, number>> {
+  const info = await client.info('commandstats');
+  const stats: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    stats[match[1]] = Number(match[2]);
+  }
+  return stats;
+}
+
+async function commandsDuring(client: Redis, action: () => Promise<unknown>) {
+  const before = await commandStats(client);
+  await action();
+  const after = await commandStats(client);
+  const delta: Record<string, number> = {};
+  for (const [name, calls] of Object.entries(after)) {
+    const diff = calls - (before[name] ?? 0);
+    if (diff > 0 && name !== 'info') delta[name] = diff;
+  }
+  return delta;
+}
+
+describe('RedisBackend round trips (own redis-server, so no other suite adds commands)', () => {
+  let server: Server;
+  let admin: Redis;
+  let backend: RedisBackend;
+  const id = storageKey();
+
+  beforeAll(async () => {
+    server = await startRedis(await freePort());
+    admin = new Redis(server.url);
+    backend = new RedisBackend({ port: server.port, host: '127.0.0.1' });
+    // Warm up: the connection handshake (HELLO, INFO, CLIENT SETINFO) and the
+    // first patch (EVALSHA, NOSCRIPT, EVAL) happen once, not per request.
+    await backend.write(id, { a: 1 }, 60);
+    await backend.patch(id, { set: { b: 2 }, unset: [] }, 60);
+  }, 30_000);
+
+  afterAll(async () => {
+    await backend?.close();
+    admin?.disconnect();
+    await server?.stop();
+  });
+
+  it('read is one GET', async () => {
+    await expect(commandsDuring(admin, () => backend.read(id))).resolves.toEqual({ get: 1 });
+  });
+
+  it('readAndTouch is one GETEX', async () => {
+    await expect(commandsDuring(admin, () => backend.readAndTouch(id, 60))).resolves.toEqual({
+      getex: 1,
+    });
+  });
+
+  it('write is one SET', async () => {
+    await expect(commandsDuring(admin, () => backend.write(id, { a: 1 }, 60))).resolves.toEqual({
+      set: 1,
+    });
+  });
+
+  it('touch is one EXPIRE', async () => {
+    await expect(commandsDuring(admin, () => backend.touch(id, 60))).resolves.toEqual({
+      expire: 1,
+    });
+  });
+
+  it('patch is one EVALSHA (its GET and SET run inside Redis, not as round trips)', async () => {
+    // commandstats also counts the commands a script runs, so the GET and SET
+    // the Lua script issues show up here. What the client sends, and waits
+    // for, is the single EVALSHA.
+    await expect(
+      commandsDuring(admin, () => backend.patch(id, { set: { c: 3 }, unset: ['a'] }, 60)),
+    ).resolves.toEqual({ evalsha: 1, get: 1, set: 1 });
+  });
+
+  it('destroy is one UNLINK', async () => {
+    await expect(commandsDuring(admin, () => backend.destroy(id))).resolves.toEqual({ unlink: 1 });
+  });
+
+  it('rename is one MULTI/EXEC transaction', async () => {
+    const newId = storageKey();
+    await backend.write(id, { a: 1 }, 60);
+    await expect(
+      commandsDuring(admin, () => backend.rename(id, newId, { a: 1 }, 60)),
+    ).resolves.toEqual({ multi: 1, set: 1, unlink: 1, exec: 1 });
+  });
+});
+
+describe('RedisBackend when Redis is down', () => {
+  const started: Server[] = [];
+  const backends: RedisBackend[] = [];
+
+  afterEach(async () => {
+    await Promise.all(backends.splice(0).map((backend) => backend.close()));
+    await Promise.all(started.splice(0).map((server) => server.stop()));
+  });
+
+  async function start(port: number) {
+    const server = await startRedis(port);
+    started.push(server);
+    return server;
+  }
+
+  async function stop(server: Server) {
+    started.splice(started.indexOf(server), 1);
+    await server.stop();
+  }
+
+  async function everyCallRejectsPromptly(backend: RedisBackend) {
+    const calls: [string, () => Promise<unknown>][] = [
+      ['read', () => backend.read(storageKey())],
+      ['readAndTouch', () => backend.readAndTouch(storageKey(), 60)],
+      ['write', () => backend.write(storageKey(), { a: 1 }, 60)],
+      ['touch', () => backend.touch(storageKey(), 60)],
+      ['patch', () => backend.patch(storageKey(), { set: { a: 1 }, unset: [] }, 60)],
+      ['rename', () => backend.rename(storageKey(), storageKey(), { a: 1 }, 60)],
+      ['destroy', () => backend.destroy(storageKey())],
+      ['clear', () => backend.clear()],
+    ];
+    const started = Date.now();
+    const outcomes = await Promise.all(
+      calls.map(async ([name, call]) => {
+        const t0 = Date.now();
+        // ioredis errors come from outside Jest's module realm: no instanceof Error.
+        const rejected = await call().then(
+          () => false,
+          (reason: { message?: unknown }) => typeof reason.message === 'string',
+        );
+        return { name, rejected, ms: Date.now() - t0 };
+      }),
+    );
+    for (const outcome of outcomes) {
+      expect(outcome).toEqual({ name: outcome.name, rejected: true, ms: expect.any(Number) });
+      expect(outcome.ms).toBeLessThan(3000);
+    }
+    expect(Date.now() - started).toBeLessThan(3000);
+  }
+
+  async function eventuallySucceeds(backend: RedisBackend) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const id = storageKey();
+        await backend.write(id, { back: true }, 60);
+        return await backend.read(id);
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  it('starts without Redis (no throw, no blocking), fails fast, and recovers when Redis appears', async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    const backend = new RedisBackend({ host: '127.0.0.1', port, commandTimeout: 1000 });
+    backends.push(backend);
+    expect(Date.now() - t0).toBeLessThan(100);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    await everyCallRejectsPromptly(backend);
+    await expect(backend.read(storageKey())).rejects.toThrow(/ECONNREFUSED|not reachable/);
+    await start(port);
+    await expect(eventuallySucceeds(backend)).resolves.toEqual({ back: true });
+  }, 30_000);
+
+  it('rejects promptly while Redis is gone and recovers on the same port without a new backend', async () => {
+    const port = await freePort();
+    const server = await start(port);
+    const backend = new RedisBackend({ host: '127.0.0.1', port });
+    backends.push(backend);
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    const id = storageKey();
+    await backend.write(id, { a: 1 }, 60);
+    await expect(backend.read(id)).resolves.toEqual({ a: 1 });
+
+    await stop(server);
+    await everyCallRejectsPromptly(backend);
+    // A second wave, while ioredis keeps reconnecting, is just as prompt.
+    await everyCallRejectsPromptly(backend);
+    expect(warn).toHaveBeenCalled();
+
+    await start(port);
+    await expect(eventuallySucceeds(backend)).resolves.toEqual({ back: true });
+    await expect(backend.patch(id, { set: { b: 1 }, unset: [] }, 60)).resolves.toBe(false);
+  }, 30_000);
+});
