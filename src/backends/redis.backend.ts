@@ -3,7 +3,12 @@ import { Logger } from '@nestjs/common';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { messages } from '../session.messages.js';
 import { loadIORedis } from './redis.loader.js';
-import { SessionBackend, type SessionData, type SessionDelta } from './session-backend.js';
+import {
+  SessionBackend,
+  type IndexedSession,
+  type SessionData,
+  type SessionDelta,
+} from './session-backend.js';
 
 // Loaded when this entry is imported: a missing ioredis fails here, with a
 // message that says `npm i ioredis`, rather than at the first request.
@@ -51,6 +56,10 @@ type Commands = Pick<
   | 'multi'
   | 'scan'
   | 'unlink'
+  | 'hdel'
+  | 'hgetall'
+  | 'pttl'
+  | 'pipeline'
 >;
 
 const DEFAULT_PREFIX = 'session:';
@@ -88,6 +97,19 @@ redis.call('SET', KEYS[1], cjson.encode(record), ARGV[1], ARGV[2])
 return 1
 `;
 const PATCH_SHA = createHash('sha1').update(PATCH_SCRIPT).digest('hex');
+
+/**
+ * Adds a session to a user's index (a hash: storage key → creation time) and
+ * makes sure the index lives at least ARGV[3] ms, never shortening it.
+ * KEYS[1] the index; ARGV: storage key, createdAt, ttl in ms.
+ */
+const INDEX_SCRIPT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+`;
+const INDEX_SHA = createHash('sha1').update(INDEX_SCRIPT).digest('hex');
 
 /**
  * Sessions in Redis through ioredis, shared by every instance of the
@@ -175,6 +197,54 @@ export class RedisBackend extends SessionBackend {
     await this.run((redis) => redis.unlink(this.key(id)));
   }
 
+  /**
+   * User index: one hash per user at `prefix + 'user:{' + owner + '}'` (the
+   * owner is a digest; the hash tag keeps each index in one Cluster slot),
+   * mapping storage keys to creation times. It expires on its own, no sooner
+   * than the `ttlSeconds` given (the module passes twice `maxAge`).
+   */
+  override async indexAdd(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+  ): Promise<void> {
+    const args = [id, String(createdAt), String(Math.max(1, Math.ceil(ttlSeconds * 1000)))];
+    await this.script(INDEX_SHA, INDEX_SCRIPT, this.indexKey(owner), args);
+  }
+
+  override async indexRemove(owner: string, id: string): Promise<void> {
+    await this.run((redis) => redis.hdel(this.indexKey(owner), id));
+  }
+
+  /** The live sessions of `owner`; entries whose session is gone are removed from the index. */
+  override async indexList(owner: string): Promise<IndexedSession[]> {
+    const indexKey = this.indexKey(owner);
+    const entries = await this.run((redis) => redis.hgetall(indexKey));
+    const ids = Object.keys(entries);
+    if (ids.length === 0) return [];
+    const ttls = await this.run(async (redis) => {
+      if (this.cluster) return Promise.all(ids.map((id) => redis.pttl(this.key(id))));
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.pttl(this.key(id));
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.map(([error, ttl]) => {
+        if (error) throw error;
+        return Number(ttl);
+      });
+    });
+    const now = Date.now();
+    const live: IndexedSession[] = [];
+    const dead: string[] = [];
+    ids.forEach((id, i) => {
+      // -2: the session is gone. -1 (no TTL) does not happen for records this backend writes.
+      if (ttls[i] === -2) dead.push(id);
+      else live.push({ id, createdAt: Number(entries[id]), expiresAt: now + Math.max(ttls[i], 0) });
+    });
+    if (dead.length > 0) await this.run((redis) => redis.hdel(indexKey, ...dead));
+    return live;
+  }
+
   override async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
     const [unit, amount] = expiry(ttlSeconds);
     const sets: string[] = [];
@@ -186,15 +256,7 @@ export class RedisBackend extends SessionBackend {
       else sets.push(name, json);
     }
     const args = [unit, String(amount), String(sets.length / 2), ...sets, ...unsets];
-    const key = this.key(id);
-    const result = await this.run(async (redis) => {
-      try {
-        return await redis.evalsha(PATCH_SHA, 1, key, ...args);
-      } catch (error) {
-        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-        return await redis.eval(PATCH_SCRIPT, 1, key, ...args);
-      }
-    });
+    const result = await this.script(PATCH_SHA, PATCH_SCRIPT, this.key(id), args);
     return Number(result) === 1;
   }
 
@@ -354,6 +416,22 @@ export class RedisBackend extends SessionBackend {
   private async runOn<T>(node: Redis, command: () => Promise<T>): Promise<T> {
     if (node === this.client) return this.run(command);
     return command();
+  }
+
+  /** EVALSHA, falling back to EVAL the first time a server has not seen the script. */
+  private script(sha: string, source: string, key: string, args: string[]): Promise<unknown> {
+    return this.run(async (redis) => {
+      try {
+        return await redis.evalsha(sha, 1, key, ...args);
+      } catch (error) {
+        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+        return await redis.eval(source, 1, key, ...args);
+      }
+    });
+  }
+
+  private indexKey(owner: string): string {
+    return `${this.prefix}user:{${owner}}`;
   }
 
   private key(id: string): string {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { SessionBackend, SessionData } from '../../src/backends/session-backend.js';
 
 /** Optional capabilities a backend declares; the suite checks the declaration is true. */
-export type Capability = 'readAndTouch' | 'patch' | 'rename' | 'close';
+export type Capability = 'readAndTouch' | 'patch' | 'rename' | 'close' | 'index';
 
 /** What a spec file hands the suite. */
 export interface ConformanceTarget {
@@ -81,6 +81,13 @@ export function describeBackendConformance(
           capability,
           has(capability),
         ]);
+      }
+    });
+
+    it('has the user index exactly when it declares it', () => {
+      const methods = ['indexAdd', 'indexRemove', 'indexList'] as const;
+      for (const method of methods) {
+        expect([method, typeof backend[method] === 'function']).toEqual([method, has('index')]);
       }
     });
 
@@ -264,6 +271,49 @@ export function describeBackendConformance(
           const [oldId, newId] = [storageKey(), storageKey()];
           await backend.rename!(oldId, newId, { a: 1 }, 60);
           await expect(backend.read(newId)).resolves.toEqual({ a: 1 });
+        });
+      });
+
+    if (has('index'))
+      describe('user index', () => {
+        const owner = () => randomBytes(32).toString('base64url');
+
+        it('lists the live sessions of an owner with their creation and expiry', async () => {
+          const [who, other] = [owner(), owner()];
+          const [a, b, c] = [storageKey(), storageKey(), storageKey()];
+          for (const id of [a, b, c]) await backend.write(id, { id }, 60);
+          await backend.indexAdd!(who, a, 1000, 120);
+          await backend.indexAdd!(who, b, 2000, 120);
+          await backend.indexAdd!(other, c, 3000, 120);
+          const list = await backend.indexList!(who);
+          expect(list.map((entry) => entry.id).sort()).toEqual([a, b].sort());
+          const entryB = list.find((entry) => entry.id === b)!;
+          expect(entryB.createdAt).toBe(2000);
+          expect(entryB.expiresAt).toBeGreaterThan(Date.now() + 55_000);
+          expect(entryB.expiresAt).toBeLessThanOrEqual(Date.now() + 60_000);
+          expect((await backend.indexList!(other)).map((entry) => entry.id)).toEqual([c]);
+        });
+
+        it('forgets a removed entry, and an unknown owner has none', async () => {
+          const who = owner();
+          const id = storageKey();
+          await backend.write(id, { a: 1 }, 60);
+          await backend.indexAdd!(who, id, 1, 120);
+          await backend.indexRemove!(who, id);
+          await expect(backend.indexList!(who)).resolves.toEqual([]);
+          await expect(backend.indexList!(owner())).resolves.toEqual([]);
+        });
+
+        it('drops entries whose sessions were destroyed or expired', async () => {
+          const who = owner();
+          const [gone, expiring, alive] = [storageKey(), storageKey(), storageKey()];
+          await backend.write(gone, { a: 1 }, 60);
+          await backend.write(expiring, { a: 1 }, 1);
+          await backend.write(alive, { a: 1 }, 60);
+          for (const id of [gone, expiring, alive]) await backend.indexAdd!(who, id, 1, 120);
+          await backend.destroy(gone);
+          await sleep(1200);
+          expect((await backend.indexList!(who)).map((entry) => entry.id)).toEqual([alive]);
         });
       });
   });

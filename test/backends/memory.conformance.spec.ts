@@ -18,5 +18,5 @@ describeBackendConformance(
       },
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close'],
+  ['readAndTouch', 'patch', 'rename', 'close', 'index'],
 );

@@ -36,7 +36,7 @@ describeBackendConformance(
       },
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close'],
+  ['readAndTouch', 'patch', 'rename', 'close', 'index'],
 );
 
 describe('RedisBackend on a Cluster', () => {

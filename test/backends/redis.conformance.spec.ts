@@ -27,5 +27,5 @@ describeBackendConformance(
       },
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close'],
+  ['readAndTouch', 'patch', 'rename', 'close', 'index'],
 );

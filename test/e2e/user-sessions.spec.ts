@@ -98,10 +98,17 @@ describe.each(userIndexBackends())('log out everywhere on $name', (kind) => {
     }[];
   }
 
+  beforeAll(async () => {
+    await kind.setup?.();
+  }, 60_000);
+
+  afterAll(async () => {
+    await kind.teardown?.();
+  }, 30_000);
+
   afterEach(async () => {
     await backend.clear();
     await app.close();
-    await kind.dispose?.();
   });
 
   it("lists a user's sessions with handles, times and the current one marked", async () => {
