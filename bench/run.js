@@ -39,7 +39,15 @@ const args = parseArgs(process.argv.slice(2));
 const log = (line) => process.stderr.write(`${line}\n`);
 
 function parseArgs(argv) {
-  const out = { quick: false, build: true, write: true, rounds: 3, duration: 4, warmup: 1, only: undefined };
+  const out = {
+    quick: false,
+    build: true,
+    write: true,
+    rounds: 3,
+    duration: 4,
+    warmup: 1,
+    only: undefined,
+  };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     const value = () => {
@@ -70,7 +78,10 @@ function parseArgs(argv) {
 }
 
 function run(command, commandArgs) {
-  const result = spawnSync(command, commandArgs, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const result = spawnSync(command, commandArgs, {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (result.status !== 0) throw new Error(`${command} ${commandArgs.join(' ')} failed`);
 }
 
@@ -78,17 +89,30 @@ function build() {
   log('building the library (npm run build) and the contender apps (bench/tsconfig.json)');
   run('npm', ['run', 'build']);
   rmSync(BUILD, { recursive: true, force: true });
-  run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'bench', 'tsconfig.json')]);
+  run(process.execPath, [
+    join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    join(ROOT, 'bench', 'tsconfig.json'),
+  ]);
 }
 
 /** Server on core 1, everything else (this driver, autocannon, Redis) on core 0, when there are two cores. */
 function pinning() {
   const cores = os.availableParallelism();
   const taskset = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
-  if (cores < 2 || !taskset) return { pinned: false, note: cores < 2 ? 'one core: nothing pinned' : 'taskset missing: nothing pinned' };
-  const self = spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  if (cores < 2 || !taskset)
+    return {
+      pinned: false,
+      note: cores < 2 ? 'one core: nothing pinned' : 'taskset missing: nothing pinned',
+    };
+  const self = spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], {
+    stdio: 'ignore',
+  });
   if (self.status !== 0) return { pinned: false, note: 'taskset failed: nothing pinned' };
-  return { pinned: true, note: 'server on core 1 (taskset -c 1); driver, autocannon and Redis on core 0' };
+  return {
+    pinned: true,
+    note: 'server on core 1 (taskset -c 1); driver, autocannon and Redis on core 0',
+  };
 }
 
 function startServer(name, port, redisUrl, pinned, extraNodeArgs = []) {
@@ -98,12 +122,21 @@ function startServer(name, port, redisUrl, pinned, extraNodeArgs = []) {
     : [process.execPath, nodeArgs];
   const child = spawn(command, commandArgs, {
     cwd: ROOT,
-    env: { ...process.env, BENCH_CONTENDER: name, PORT: String(port), REDIS_URL: redisUrl, NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      BENCH_CONTENDER: name,
+      PORT: String(port),
+      REDIS_URL: redisUrl,
+      NODE_ENV: 'production',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${name} did not print READY within 30 s`)), 30_000);
+    const timer = setTimeout(
+      () => fail(new Error(`${name} did not print READY within 30 s`)),
+      30_000,
+    );
     const fail = (error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -129,18 +162,23 @@ function startServer(name, port, redisUrl, pinned, extraNodeArgs = []) {
       }
     });
     child.stderr.on('data', (chunk) => (output += chunk));
-    child.once('exit', (code) => fail(new Error(`${name} exited (${code}) before READY: ${output.trim()}`)));
+    child.once('exit', (code) =>
+      fail(new Error(`${name} exited (${code}) before READY: ${output.trim()}`)),
+    );
   });
 }
 
 function get(port, path, headers = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port, path, headers, agent: false, timeout: 10_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
     req.on('error', reject);
   });
@@ -155,7 +193,8 @@ async function serverCpu(port) {
 async function login(port) {
   const res = await get(port, '/login');
   const cookie = [res.headers['set-cookie'] ?? []].flat()[0];
-  if (res.status !== 200 || !cookie) throw new Error(`/login on port ${port} gave no cookie (${res.status})`);
+  if (res.status !== 200 || !cookie)
+    throw new Error(`/login on port ${port} gave no cookie (${res.status})`);
   return cookie.split(';')[0];
 }
 
@@ -174,7 +213,13 @@ async function redisCalls(redis) {
 function cannon(port, path, headers, duration) {
   return new Promise((resolve, reject) => {
     autocannon(
-      { url: `http://127.0.0.1:${port}${path}`, connections: CONNECTIONS, duration, headers, timeout: 10 },
+      {
+        url: `http://127.0.0.1:${port}${path}`,
+        connections: CONNECTIONS,
+        duration,
+        headers,
+        timeout: 10,
+      },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
   });
@@ -183,7 +228,8 @@ function cannon(port, path, headers, duration) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function measure(server, workload, redis, { warmup, duration }) {
-  const headers = workload === '/read' || workload === '/write' ? { cookie: await login(server.port) } : {};
+  const headers =
+    workload === '/read' || workload === '/write' ? { cookie: await login(server.port) } : {};
   await cannon(server.port, workload, headers, warmup);
   await sleep(200); // let the warm-up's last requests finish before the counters are read
   const cpu0 = await serverCpu(server.port);
@@ -214,14 +260,17 @@ function machine(redisVersion, pin) {
     node: process.version,
     os: `${os.type()} ${os.release()}`,
     redis: redisVersion,
-    autocannon: JSON.parse(readFileSync(join(ROOT, 'node_modules', 'autocannon', 'package.json'), 'utf8')).version,
+    autocannon: JSON.parse(
+      readFileSync(join(ROOT, 'node_modules', 'autocannon', 'package.json'), 'utf8'),
+    ).version,
     pinning: pin.note,
   };
 }
 
 async function withRedis(fn) {
   if (process.env.REDIS_URL) return fn(process.env.REDIS_URL);
-  if (!hasRedisServer()) throw new Error('redis-server is not installed: install it or set REDIS_URL');
+  if (!hasRedisServer())
+    throw new Error('redis-server is not installed: install it or set REDIS_URL');
   const server = await startRedis(await freePort());
   log(`started a throwaway redis-server on ${server.url}`);
   try {
@@ -232,14 +281,19 @@ async function withRedis(fn) {
 }
 
 function contenderList(all) {
-  const names = Object.keys(all).filter((name) => !args.only || name === 'bare' || args.only.includes(name));
+  const names = Object.keys(all).filter(
+    (name) => !args.only || name === 'bare' || args.only.includes(name),
+  );
   const unknown = (args.only ?? []).filter((name) => !(name in all));
   if (unknown.length) throw new Error(`unknown contenders: ${unknown.join(', ')}`);
   const skipped = [];
   const redisBackend = existsSync(REDIS_BACKEND_JS);
   const runnable = names.filter((name) => {
     if (all[name].kind === 'ours' && all[name].store === 'redis' && !redisBackend) {
-      skipped.push({ name, reason: 'RedisBackend not built (dist/esm/backends/redis.backend.js is missing)' });
+      skipped.push({
+        name,
+        reason: 'RedisBackend not built (dist/esm/backends/redis.backend.js is missing)',
+      });
       return false;
     }
     return true;
@@ -261,14 +315,20 @@ async function benchmark(CONTENDERS, pin) {
     const onSignal = () => void stopAll().finally(() => process.exit(130));
     process.once('SIGINT', onSignal);
     try {
-      const redisVersion = redis ? /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] : 'not used';
+      const redisVersion = redis
+        ? /redis_version:(\S+)/.exec(await redis.info('server'))?.[1]
+        : 'not used';
       for (const name of runnable) {
         servers.push(await startServer(name, await freePort(), redisUrl ?? '', pin.pinned));
         log(`${name}: ready on port ${servers.at(-1).port}`);
       }
       const samples = [];
-      const plan = WORKLOADS.flatMap((w) => servers.filter((s) => w === '/none' || s.name !== 'bare').map(() => w));
-      const estimate = Math.ceil((args.rounds * plan.length * (args.warmup + args.duration + 0.4)) / 60);
+      const plan = WORKLOADS.flatMap((w) =>
+        servers.filter((s) => w === '/none' || s.name !== 'bare').map(() => w),
+      );
+      const estimate = Math.ceil(
+        (args.rounds * plan.length * (args.warmup + args.duration + 0.4)) / 60,
+      );
       log(`${args.rounds} round(s) x ${plan.length} measurements, ~${estimate} min`);
       for (let round = 1; round <= args.rounds; round += 1) {
         for (const workload of WORKLOADS) {
@@ -279,7 +339,9 @@ async function benchmark(CONTENDERS, pin) {
             log(
               `round ${round} ${workload.padEnd(6)} ${server.name.padEnd(18)} ${sample.rps.toFixed(0).padStart(6)} req/s` +
                 ` p99 ${sample.p99} ms  cpu ${sample.cpuPerRequest.toFixed(0)} us/req` +
-                (sample.redisPerRequest === null ? '' : `  redis ${sample.redisPerRequest.toFixed(2)}/req`) +
+                (sample.redisPerRequest === null
+                  ? ''
+                  : `  redis ${sample.redisPerRequest.toFixed(2)}/req`) +
                 (sample.bad ? `  ${sample.bad} non-2xx/errors` : ''),
             );
           }
@@ -304,7 +366,9 @@ function profileSummary(file, top = 25) {
     const dt = profile.timeDeltas[i] ?? 0;
     total += dt;
     const { functionName, url, lineNumber } = byId.get(id).callFrame;
-    const where = url ? `${url.replace(/^file:\/\//, '').replace(ROOT + '/', '')}:${lineNumber + 1}` : '';
+    const where = url
+      ? `${url.replace(/^file:\/\//, '').replace(ROOT + '/', '')}:${lineNumber + 1}`
+      : '';
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     self.set(key, (self.get(key) ?? 0) + dt);
   });
@@ -324,7 +388,8 @@ async function profile(CONTENDERS, pin) {
   const name = args.profile;
   const workload = args.workload ?? '/read';
   if (!(name in CONTENDERS)) throw new Error(`unknown contender ${name}`);
-  if (!WORKLOADS.includes(workload)) throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
+  if (!WORKLOADS.includes(workload))
+    throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
   const dir = join(ROOT, '.bench', 'profiles');
   mkdirSync(dir, { recursive: true });
   const body = async (redisUrl) => {
@@ -335,7 +400,9 @@ async function profile(CONTENDERS, pin) {
     ]);
     try {
       const sample = await measure(server, workload, undefined, args);
-      log(`${name} ${workload}: ${sample.rps.toFixed(0)} req/s, ${sample.cpuPerRequest.toFixed(0)} us CPU per request`);
+      log(
+        `${name} ${workload}: ${sample.rps.toFixed(0)} req/s, ${sample.cpuPerRequest.toFixed(0)} us CPU per request`,
+      );
     } finally {
       await server.stop();
     }
@@ -360,11 +427,17 @@ async function main() {
   console.log(textTable(rows, targets, skipped));
   mkdirSync(join(ROOT, '.bench'), { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  writeFileSync(join(ROOT, '.bench', `results-${stamp}.json`), JSON.stringify({ args, host, samples, rows }, null, 2));
+  writeFileSync(
+    join(ROOT, '.bench', `results-${stamp}.json`),
+    JSON.stringify({ args, host, samples, rows }, null, 2),
+  );
   if (args.write) {
     const file = join(ROOT, 'BENCHMARKS.md');
     const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    writeFileSync(file, markdownReport({ rows, targets, skipped, host, args, command, previous, CONTENDERS }));
+    writeFileSync(
+      file,
+      markdownReport({ rows, targets, skipped, host, args, command, previous, CONTENDERS }),
+    );
     log('wrote BENCHMARKS.md');
   }
 }

@@ -13,16 +13,38 @@ export interface Contender {
 
 export const CONTENDERS = {
   bare: { kind: 'bare', store: 'none', rolling: false, label: 'Nest, no sessions' },
-  'es-memory': { kind: 'express-session', store: 'memory', rolling: false, label: 'express-session + MemoryStore' },
-  'es-redis': { kind: 'express-session', store: 'redis', rolling: false, label: 'express-session + connect-redis' },
+  'es-memory': {
+    kind: 'express-session',
+    store: 'memory',
+    rolling: false,
+    label: 'express-session + MemoryStore',
+  },
+  'es-redis': {
+    kind: 'express-session',
+    store: 'redis',
+    rolling: false,
+    label: 'express-session + connect-redis',
+  },
   'es-redis-rolling': {
     kind: 'express-session',
     store: 'redis',
     rolling: true,
     label: 'express-session + connect-redis, rolling',
   },
-  'ours-memory': { kind: 'ours', store: 'memory', rolling: false, label: 'ours, MemoryBackend', baseline: 'es-memory' },
-  'ours-redis': { kind: 'ours', store: 'redis', rolling: false, label: 'ours, RedisBackend', baseline: 'es-redis' },
+  'ours-memory': {
+    kind: 'ours',
+    store: 'memory',
+    rolling: false,
+    label: 'ours, MemoryBackend',
+    baseline: 'es-memory',
+  },
+  'ours-redis': {
+    kind: 'ours',
+    store: 'redis',
+    rolling: false,
+    label: 'ours, RedisBackend',
+    baseline: 'es-redis',
+  },
   'ours-redis-rolling': {
     kind: 'ours',
     store: 'redis',

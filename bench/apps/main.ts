@@ -100,7 +100,9 @@ class ExpressSessionController {
 }
 
 /** Where the RedisBackend build lands; it is written on another branch and may be missing. */
-export const REDIS_BACKEND_JS = fileURLToPath(new URL('../../../dist/esm/backends/redis.backend.js', import.meta.url));
+export const REDIS_BACKEND_JS = fileURLToPath(
+  new URL('../../../dist/esm/backends/redis.backend.js', import.meta.url),
+);
 
 async function redisBackend(url: string): Promise<SessionBackend> {
   if (!existsSync(REDIS_BACKEND_JS)) throw new Error('RedisBackend not built');
@@ -137,7 +139,14 @@ async function appModule(name: ContenderName, url: string): Promise<Type | Dynam
   if (contender.kind === 'ours') {
     controllers.push(OursController);
     const backend = contender.store === 'redis' ? await redisBackend(url) : new MemoryBackend();
-    imports.push(SessionModule.forRoot({ secretKey: SECRET, backend, maxAge: MAX_AGE, rolling: contender.rolling }));
+    imports.push(
+      SessionModule.forRoot({
+        secretKey: SECRET,
+        backend,
+        maxAge: MAX_AGE,
+        rolling: contender.rolling,
+      }),
+    );
   }
   @Module({ imports, controllers })
   class BenchModule {}
@@ -146,13 +155,15 @@ async function appModule(name: ContenderName, url: string): Promise<Type | Dynam
 
 async function main(): Promise<void> {
   const name = (process.env.BENCH_CONTENDER ?? process.argv[2]) as ContenderName;
-  if (!(name in CONTENDERS)) throw new Error(`unknown contender ${name}: one of ${Object.keys(CONTENDERS).join(', ')}`);
+  if (!(name in CONTENDERS))
+    throw new Error(`unknown contender ${name}: one of ${Object.keys(CONTENDERS).join(', ')}`);
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const port = Number(process.env.PORT);
   if (!Number.isInteger(port) || port <= 0) throw new Error('PORT must be set');
   const contender = CONTENDERS[name];
   const app = await NestFactory.create(await appModule(name, url), { logger: false });
-  if (contender.kind === 'express-session') app.use(await expressSession(contender.store, contender.rolling, url));
+  if (contender.kind === 'express-session')
+    app.use(await expressSession(contender.store, contender.rolling, url));
   await app.listen(port, '127.0.0.1');
   const stop = () => {
     void app.close().finally(() => process.exit(0));
