@@ -1,0 +1,57 @@
+// The contenders of `npm run bench`, shared by the app entry and the driver
+// (the driver reads the compiled copy).
+export type ContenderKind = 'bare' | 'express-session' | 'ours';
+
+export interface Contender {
+  kind: ContenderKind;
+  store: 'none' | 'memory' | 'redis';
+  rolling: boolean;
+  label: string;
+  /** The express-session contender this one is compared with. */
+  baseline?: string;
+}
+
+export const CONTENDERS = {
+  bare: { kind: 'bare', store: 'none', rolling: false, label: 'Nest, no sessions' },
+  'es-memory': {
+    kind: 'express-session',
+    store: 'memory',
+    rolling: false,
+    label: 'express-session + MemoryStore',
+  },
+  'es-redis': {
+    kind: 'express-session',
+    store: 'redis',
+    rolling: false,
+    label: 'express-session + connect-redis',
+  },
+  'es-redis-rolling': {
+    kind: 'express-session',
+    store: 'redis',
+    rolling: true,
+    label: 'express-session + connect-redis, rolling',
+  },
+  'ours-memory': {
+    kind: 'ours',
+    store: 'memory',
+    rolling: false,
+    label: 'ours, MemoryBackend',
+    baseline: 'es-memory',
+  },
+  'ours-redis': {
+    kind: 'ours',
+    store: 'redis',
+    rolling: false,
+    label: 'ours, RedisBackend',
+    baseline: 'es-redis',
+  },
+  'ours-redis-rolling': {
+    kind: 'ours',
+    store: 'redis',
+    rolling: true,
+    label: 'ours, RedisBackend, rolling',
+    baseline: 'es-redis-rolling',
+  },
+} satisfies Record<string, Contender>;
+
+export type ContenderName = keyof typeof CONTENDERS;

@@ -1,0 +1,179 @@
+// One benchmark contender per process: `BENCH_CONTENDER=<name> PORT=<port>
+// node .bench/build/apps/main.js`. Prints READY once listening on 127.0.0.1.
+//
+// Every contender serves the same routes with the same handler bodies:
+//   /none   does not touch the session
+//   /read   reads one key
+//   /write  increments a counter
+//   /login  creates a session (the client sends no cookie)
+//   /__cpu  this process's CPU time, read by the driver around each measurement
+import 'reflect-metadata';
+import { Controller, Get, Module, Req, type DynamicModule, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { Session, SessionModule, MemoryBackend, type SessionBackend } from 'pselfastapise-async';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CONTENDERS, type ContenderName } from './contenders.js';
+
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+const MAX_AGE = 1_209_600;
+
+interface Counted {
+  userId?: number;
+  count?: number;
+}
+
+@Controller()
+class CpuController {
+  @Get('__cpu')
+  cpu(): { cpu: number; rss: number } {
+    const { user, system } = process.cpuUsage();
+    return { cpu: user + system, rss: process.memoryUsage.rss() };
+  }
+}
+
+@Controller()
+class BareController {
+  @Get('none')
+  none(): { ok: boolean } {
+    return { ok: true };
+  }
+}
+
+let logins = 0;
+
+@Controller()
+class OursController {
+  @Get('none')
+  none(): { ok: boolean } {
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Session() session: Session): { userId: unknown } {
+    return { userId: session.get('userId') };
+  }
+
+  @Get('write')
+  write(@Session() session: Session): { count: number } {
+    const count = ((session.get('count') as number | undefined) ?? 0) + 1;
+    session.set('count', count);
+    return { count };
+  }
+
+  @Get('login')
+  login(@Session() session: Session): { userId: number } {
+    logins += 1;
+    session.set('userId', logins);
+    session.set('count', 0);
+    return { userId: logins };
+  }
+}
+
+@Controller()
+class ExpressSessionController {
+  @Get('none')
+  none(): { ok: boolean } {
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Req() req: { session: Counted }): { userId: unknown } {
+    return { userId: req.session.userId };
+  }
+
+  @Get('write')
+  write(@Req() req: { session: Counted }): { count: number } {
+    const count = (req.session.count ?? 0) + 1;
+    req.session.count = count;
+    return { count };
+  }
+
+  @Get('login')
+  login(@Req() req: { session: Counted }): { userId: number } {
+    logins += 1;
+    req.session.userId = logins;
+    req.session.count = 0;
+    return { userId: logins };
+  }
+}
+
+/** Where the RedisBackend build lands; it is written on another branch and may be missing. */
+export const REDIS_BACKEND_JS = fileURLToPath(
+  new URL('../../../dist/esm/backends/redis.backend.js', import.meta.url),
+);
+
+async function redisBackend(url: string): Promise<SessionBackend> {
+  if (!existsSync(REDIS_BACKEND_JS)) throw new Error('RedisBackend not built');
+  const specifier: string = 'pselfastapise-async/backends/redis';
+  const { RedisBackend } = (await import(specifier)) as {
+    RedisBackend: new (options: { client: Redis }) => SessionBackend;
+  };
+  return new RedisBackend({ client: new Redis(url) });
+}
+
+async function expressSession(store: 'memory' | 'redis', rolling: boolean, url: string) {
+  const { default: session } = await import('express-session');
+  let storeInstance: unknown;
+  if (store === 'redis') {
+    const { RedisStore } = await import('connect-redis');
+    storeInstance = new RedisStore({ client: new Redis(url), ttl: MAX_AGE });
+  }
+  return session({
+    secret: SECRET,
+    resave: false,
+    saveUninitialized: false,
+    rolling,
+    store: storeInstance,
+    cookie: { maxAge: MAX_AGE * 1000, httpOnly: true, sameSite: 'lax' },
+  });
+}
+
+async function appModule(name: ContenderName, url: string): Promise<Type | DynamicModule> {
+  const contender = CONTENDERS[name];
+  const controllers: Type[] = [CpuController];
+  const imports: DynamicModule[] = [];
+  if (contender.kind === 'bare') controllers.push(BareController);
+  if (contender.kind === 'express-session') controllers.push(ExpressSessionController);
+  if (contender.kind === 'ours') {
+    controllers.push(OursController);
+    const backend = contender.store === 'redis' ? await redisBackend(url) : new MemoryBackend();
+    imports.push(
+      SessionModule.forRoot({
+        secretKey: SECRET,
+        backend,
+        maxAge: MAX_AGE,
+        rolling: contender.rolling,
+      }),
+    );
+  }
+  @Module({ imports, controllers })
+  class BenchModule {}
+  return BenchModule;
+}
+
+async function main(): Promise<void> {
+  const name = (process.env.BENCH_CONTENDER ?? process.argv[2]) as ContenderName;
+  if (!(name in CONTENDERS))
+    throw new Error(`unknown contender ${name}: one of ${Object.keys(CONTENDERS).join(', ')}`);
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const port = Number(process.env.PORT);
+  if (!Number.isInteger(port) || port <= 0) throw new Error('PORT must be set');
+  const contender = CONTENDERS[name];
+  const app = await NestFactory.create(await appModule(name, url), { logger: false });
+  if (contender.kind === 'express-session')
+    app.use(await expressSession(contender.store, contender.rolling, url));
+  await app.listen(port, '127.0.0.1');
+  const stop = () => {
+    void app.close().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  console.log('READY');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
