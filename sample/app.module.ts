@@ -1,19 +1,53 @@
 import { Logger, Module } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { SessionModule } from '../src/index.js';
+import { SessionModule, type SessionBackend } from '../src/index.js';
 import { AppController } from './app.controller.js';
+
+const logger = new Logger('Sample');
 
 function sessionSecret(): string {
   const secret = process.env.SESSION_SECRET;
   if (secret) return secret;
-  new Logger('Sample').warn(
+  logger.warn(
     'SESSION_SECRET is not set: using a random secret, so sessions end when the app restarts',
   );
   return randomBytes(48).toString('base64url');
 }
 
+/**
+ * Redis when REDIS_URL is set, memory otherwise. The Redis entry is imported
+ * only then, so the sample runs without ioredis installed.
+ */
+async function sessionBackend(): Promise<SessionBackend | undefined> {
+  const url = process.env.REDIS_URL;
+  if (!url) {
+    logger.log('Sessions in memory (set REDIS_URL to keep them in Redis)');
+    return undefined;
+  }
+  const { RedisBackend } = await import('../src/backends/redis.backend.js');
+  logger.log(`Sessions in Redis at ${redactedUrl(url)}`);
+  return new RedisBackend({ url });
+}
+
+/** The URL without its password, for the log. */
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable REDIS_URL)';
+  }
+}
+
+const secretKey = sessionSecret();
+
 @Module({
-  imports: [SessionModule.forRoot({ secretKey: sessionSecret() })],
+  imports: [
+    SessionModule.forRootAsync({
+      useFactory: async () => ({ secretKey, backend: await sessionBackend() }),
+    }),
+  ],
   controllers: [AppController],
 })
 export class AppModule {}
