@@ -324,7 +324,7 @@ async function benchmark(CONTENDERS, pin) {
       }
       const samples = [];
       const plan = WORKLOADS.flatMap((w) =>
-        servers.filter((s) => w === '/none' || s.name !== 'bare').map(() => w),
+        servers.filter((s) => w === '/none' || !s.name.startsWith('bare')).map(() => w),
       );
       const estimate = Math.ceil(
         (args.rounds * plan.length * (args.warmup + args.duration + 0.4)) / 60,
@@ -333,7 +333,7 @@ async function benchmark(CONTENDERS, pin) {
       for (let round = 1; round <= args.rounds; round += 1) {
         for (const workload of WORKLOADS) {
           for (const server of servers) {
-            if (workload !== '/none' && server.name === 'bare') continue;
+            if (workload !== '/none' && server.name.startsWith('bare')) continue;
             const sample = await measure(server, workload, redis, args);
             samples.push({ round, ...sample });
             log(

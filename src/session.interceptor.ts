@@ -4,8 +4,14 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { catchError, from, mergeMap, Observable, throwError } from 'rxjs';
+import { catchError, from, mergeMap, Observable } from 'rxjs';
 import { SessionService } from './session.service.js';
+
+// Nest's route-argument metadata (`ROUTE_ARGS_METADATA`) and the parameter
+// types of `@Res()` and `@Next()` (`RouteParamtypes`), stable across Nest 9–12.
+const ROUTE_ARGS = '__routeArguments__';
+const RESPONSE = 1;
+const NEXT = 2;
 
 /**
  * Loads the request's session before the handler and saves it after, before
@@ -16,17 +22,41 @@ import { SessionService } from './session.service.js';
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
+  private readonly writesResponse = new WeakMap<object, boolean>();
+
   constructor(private readonly sessions: SessionService) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<object>();
+    // No cookie to look up (or loaded already by a guard): nothing to wait
+    // for. Such a session is saved by the response hook the service arms on
+    // its first change, before the response goes out, so requests that never
+    // touch their session pay nothing more here.
+    if (this.sessions.loadNow(request)) return next.handle();
+    if (!this.handlerWritesResponse(context)) this.sessions.manage(request);
     return from(this.sessions.load(request)).pipe(
       mergeMap(() => next.handle()),
-      mergeMap((value) => from(this.sessions.commit(request).then(() => value))),
+      mergeMap((value) => this.sessions.commit(request).then(() => value)),
       catchError((error: unknown) =>
-        from(this.sessions.commit(request)).pipe(mergeMap(() => throwError(() => error))),
+        this.sessions.commit(request).then(() => Promise.reject(error)),
       ),
     );
+  }
+
+  /** True when the handler takes `@Res()` (without passthrough) or `@Next()`. */
+  private handlerWritesResponse(context: ExecutionContext): boolean {
+    const handler = context.getHandler();
+    let writes = this.writesResponse.get(handler);
+    if (writes === undefined) {
+      const args = (Reflect.getMetadata(ROUTE_ARGS, context.getClass(), handler.name) ??
+        {}) as Record<string, { data?: { passthrough?: boolean } }>;
+      writes = Object.entries(args).some(([key, arg]) => {
+        const type = Number(key.split(':')[0]);
+        return (type === RESPONSE && !arg.data?.passthrough) || type === NEXT;
+      });
+      this.writesResponse.set(handler, writes);
+    }
+    return writes;
   }
 }

@@ -15,7 +15,12 @@ import {
 import { readCookie, serializeCookie } from './session.cookie.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
-import { newSessionId, SessionSigner, storageKeyOf } from './session.signer.js';
+import {
+  newSessionId,
+  SessionSigner,
+  storageKeyOf,
+  type UnsignedCookie,
+} from './session.signer.js';
 import { Session } from './session.js';
 
 /** What the module keeps in every stored record besides the application's keys. */
@@ -43,6 +48,13 @@ export interface UserSession {
   readonly current: boolean;
 }
 
+/** A cookie whose signature verified, with the storage key of its id. */
+interface VerifiedCookie extends UnsignedCookie {
+  storageKey: string;
+}
+
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** Per-request bookkeeping, kept on the request under a symbol. */
 interface RequestState {
   loading: Promise<Session>;
@@ -59,6 +71,11 @@ interface RequestState {
   hooked: boolean;
   /** The last save failed: don't try again for this request. */
   failed: boolean;
+  /**
+   * The interceptor saves before the response is written (the handler does
+   * not write it itself): no need to hook the response.
+   */
+  managed: boolean;
   saving?: Promise<void>;
 }
 
@@ -86,6 +103,7 @@ export class SessionService {
   private readonly backend: SessionBackend;
   private readonly signer: SessionSigner;
   private readonly nativeTouch: boolean;
+  private readonly verified = new Map<string, VerifiedCookie>();
 
   constructor(@Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions) {
     this.backend = options.backend;
@@ -100,28 +118,77 @@ export class SessionService {
    */
   load(request: object): Promise<Session> {
     const req = request as SessionRequest;
+    const state = this.existing(req);
+    return state ? state.loading : this.begin(req).loading;
+  }
+
+  /**
+   * @internal The request's session when it is at hand without asking the
+   * backend (already loaded, or the request carries no valid session cookie);
+   * undefined while it still has to be read.
+   */
+  loadNow(request: object): Session | undefined {
+    const req = request as SessionRequest;
+    const state = this.existing(req);
+    return state ? state.session : this.begin(req).session;
+  }
+
+  /** The state of a request seen before, attaching its session to this request object too. */
+  private existing(req: SessionRequest): RequestState | undefined {
     // Fastify hands middleware the Node request and handlers its wrapper:
     // keep the state on the Node request so both see one session.
     const holder = (req.raw as SessionRequest | undefined) ?? req;
     const state = holder[REQUEST_STATE] as RequestState | undefined;
-    if (state) {
-      if (req.session === undefined) {
-        if (state.session) req.session = state.session;
-        else state.loading.then((session) => (req.session = session), noop);
-      }
-      return state.loading;
+    if (state && req.session === undefined) {
+      if (state.session) req.session = state.session;
+      else state.loading.then((session) => (req.session = session), noop);
     }
-    const fresh: RequestState = {
+    return state;
+  }
+
+  private begin(req: SessionRequest): RequestState {
+    const holder = (req.raw as SessionRequest | undefined) ?? req;
+    const state: RequestState = {
       loading: undefined as unknown as Promise<Session>,
       holder,
       touchPending: false,
       refreshPending: false,
       hooked: false,
       failed: false,
+      managed: false,
     };
-    holder[REQUEST_STATE] = fresh;
-    fresh.loading = this.read(req, fresh);
-    return fresh.loading;
+    holder[REQUEST_STATE] = state;
+    const value = readCookie(cookieHeaderOf(req), this.options.cookieName);
+    const cookie = value === undefined ? undefined : this.verify(value);
+    if (cookie) {
+      state.loading = this.read(req, state, value!, cookie);
+    } else {
+      // No session cookie worth asking the backend about: a new session, now.
+      const session = new Session();
+      this.attach(req, state, session);
+      this.watch(state, session);
+      state.loading = Promise.resolve(session);
+    }
+    return state;
+  }
+
+  /**
+   * Checks a cookie's signature, remembering values that verified: a
+   * returning browser sends the same value on every request, and the HMAC and
+   * the storage-key digest need computing only once. Only values that
+   * verified are kept, at most `VERIFIED_CACHE_SIZE` of them.
+   */
+  private verify(value: string): VerifiedCookie | undefined {
+    const cached = this.verified.get(value);
+    if (cached) return cached;
+    const cookie = this.signer.unsign(value);
+    if (!cookie) return undefined;
+    const verified = { ...cookie, storageKey: storageKeyOf(cookie.id) };
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      this.verified.delete(this.verified.keys().next().value as string);
+    }
+    this.verified.set(value, verified);
+    return verified;
   }
 
   /**
@@ -281,6 +348,15 @@ export class SessionService {
   }
 
   /**
+   * @internal The interceptor will save this request's session itself before
+   * the response is written, so the response needs no hook.
+   */
+  manage(request: object): void {
+    const state = this.stateOf(request) as RequestState | undefined;
+    if (state && !state.hooked) state.managed = true;
+  }
+
+  /**
    * @internal Saves what changed. Called by the interceptor after the
    * handler, and by the response hook when the response ends first. Rejects
    * with a 503 when the backend fails.
@@ -290,57 +366,57 @@ export class SessionService {
     return state ? this.commitState(state) : Promise.resolve();
   }
 
-  private async read(request: SessionRequest, state: RequestState): Promise<Session> {
-    const session = new Session();
-    const value = readCookie(cookieHeaderOf(request), this.options.cookieName);
-    const cookie = value === undefined ? null : this.signer.unsign(value);
-    if (cookie) {
-      const storageKey = storageKeyOf(cookie.id);
-      const { rolling, maxAge } = this.options;
-      const touching = rolling && this.backend.readAndTouch !== undefined;
-      let record: SessionData | null;
-      try {
-        record = touching
-          ? await this.backend.readAndTouch!(storageKey, maxAge)
-          : await this.backend.read(storageKey);
-      } catch (error) {
-        throw this.unavailable('load', error, messages.loadFailed());
-      }
-      const now = Date.now();
-      const meta = record === null ? undefined : this.metaOf(record, storageKey);
-      if (meta && record && !this.expired(meta, now)) {
-        const data: Record<string, unknown> = { ...record };
-        delete data[META_KEY];
-        const loaded = new Session(data);
-        loaded._id = cookie.id;
-        loaded._storageKey = storageKey;
-        loaded._createdAt = meta.c;
-        loaded._stored = true;
-        loaded._owner = this.ownerOf(loaded);
-        loaded._indexedAt = meta.i ?? 0;
-        state.refreshPending =
-          loaded._owner !== undefined && this.indexStale(loaded._indexedAt, now);
-        this.attach(request, state, loaded);
-        if (rolling) {
-          state.touchPending = !touching;
-          this.setCookie(
-            state,
-            cookie.keyIndex === 0 ? value! : this.signer.sign(cookie.id),
-            this.ttl(meta.c, now),
-          );
-        } else if (cookie.keyIndex > 0) {
-          // Verified by an older key: re-issue it under the current one.
-          this.setCookie(
-            state,
-            this.signer.sign(cookie.id),
-            Math.max(1, Math.ceil((meta.e - now) / 1000)),
-          );
-        }
-        this.watch(state, loaded);
-        return loaded;
-      }
-      if (meta) await this.discard(storageKey);
+  private async read(
+    request: SessionRequest,
+    state: RequestState,
+    value: string,
+    cookie: VerifiedCookie,
+  ): Promise<Session> {
+    const { storageKey } = cookie;
+    const { rolling, maxAge } = this.options;
+    const touching = rolling && this.backend.readAndTouch !== undefined;
+    let record: SessionData | null;
+    try {
+      record = touching
+        ? await this.backend.readAndTouch!(storageKey, maxAge)
+        : await this.backend.read(storageKey);
+    } catch (error) {
+      throw this.unavailable('load', error, messages.loadFailed());
     }
+    const now = Date.now();
+    const meta = record === null ? undefined : this.metaOf(record, storageKey);
+    if (meta && record && !this.expired(meta, now)) {
+      const data: Record<string, unknown> = { ...record };
+      delete data[META_KEY];
+      const loaded = new Session(data);
+      loaded._id = cookie.id;
+      loaded._storageKey = storageKey;
+      loaded._createdAt = meta.c;
+      loaded._stored = true;
+      loaded._owner = this.ownerOf(loaded);
+      loaded._indexedAt = meta.i ?? 0;
+      state.refreshPending = loaded._owner !== undefined && this.indexStale(loaded._indexedAt, now);
+      this.attach(request, state, loaded);
+      if (rolling) {
+        state.touchPending = !touching;
+        this.setCookie(
+          state,
+          cookie.keyIndex === 0 ? value : this.signer.sign(cookie.id),
+          this.ttl(meta.c, now),
+        );
+      } else if (cookie.keyIndex > 0) {
+        // Verified by an older key: re-issue it under the current one.
+        this.setCookie(
+          state,
+          this.signer.sign(cookie.id),
+          Math.max(1, Math.ceil((meta.e - now) / 1000)),
+        );
+      }
+      this.watch(state, loaded);
+      return loaded;
+    }
+    if (meta) await this.discard(storageKey);
+    const session = new Session();
     this.attach(request, state, session);
     this.watch(state, session);
     return session;
@@ -481,7 +557,7 @@ export class SessionService {
    * a new session its id and cookie, or clears the cookie of an emptied one.
    */
   private prepareHeaders(state: RequestState, session: Session): void {
-    if (!session._modified) return;
+    if (!session._modified || state.failed) return;
     if (!session._stored && session.keys().length > 0 && !session._id) {
       this.assignId(session);
       this.setCookie(state, this.signer.sign(session._id), this.ttl(Date.now(), Date.now()));
@@ -509,8 +585,9 @@ export class SessionService {
   }
 
   private hook(state: RequestState, session: Session): void {
+    if (state.hooked || state.managed) return;
     const response = this.responseFor(state);
-    if (state.hooked || !response) return;
+    if (!response) return;
     state.hooked = true;
     response.guard(
       () => this.prepareHeaders(state, session),
@@ -583,7 +660,7 @@ export class SessionService {
   private attach(request: SessionRequest, state: RequestState, session: Session): void {
     state.session = session;
     request.session = session;
-    state.holder.session = session;
+    if (state.holder !== request) state.holder.session = session;
   }
 
   private responseFor(state: RequestState): SessionResponse | undefined {

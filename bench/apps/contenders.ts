@@ -13,6 +13,12 @@ export interface Contender {
 
 export const CONTENDERS = {
   bare: { kind: 'bare', store: 'none', rolling: false, label: 'Nest, no sessions' },
+  'bare-interceptor': {
+    kind: 'bare',
+    store: 'none',
+    rolling: false,
+    label: 'Nest, no sessions, one no-op global interceptor',
+  },
   'es-memory': {
     kind: 'express-session',
     store: 'memory',

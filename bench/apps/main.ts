@@ -8,8 +8,20 @@
 //   /login  creates a session (the client sends no cookie)
 //   /__cpu  this process's CPU time, read by the driver around each measurement
 import 'reflect-metadata';
-import { Controller, Get, Module, Req, type DynamicModule, type Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  Req,
+  type CallHandler,
+  type DynamicModule,
+  type ExecutionContext,
+  type NestInterceptor,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { Session, SessionModule, MemoryBackend, type SessionBackend } from 'pselfastapise-async';
 import { existsSync } from 'node:fs';
@@ -22,6 +34,13 @@ const MAX_AGE = 1_209_600;
 interface Counted {
   userId?: number;
   count?: number;
+}
+
+@Injectable()
+class NoopInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler) {
+    return next.handle();
+  }
 }
 
 @Controller()
@@ -134,7 +153,12 @@ async function appModule(name: ContenderName, url: string): Promise<Type | Dynam
   const contender = CONTENDERS[name];
   const controllers: Type[] = [CpuController];
   const imports: DynamicModule[] = [];
+  const providers: Provider[] = [];
   if (contender.kind === 'bare') controllers.push(BareController);
+  // The floor of any library built on a global interceptor: Nest's own cost
+  // of running one, with nothing in it.
+  if (name === 'bare-interceptor')
+    providers.push({ provide: APP_INTERCEPTOR, useClass: NoopInterceptor });
   if (contender.kind === 'express-session') controllers.push(ExpressSessionController);
   if (contender.kind === 'ours') {
     controllers.push(OursController);
@@ -148,7 +172,7 @@ async function appModule(name: ContenderName, url: string): Promise<Type | Dynam
       }),
     );
   }
-  @Module({ imports, controllers })
+  @Module({ imports, controllers, providers })
   class BenchModule {}
   return BenchModule;
 }
