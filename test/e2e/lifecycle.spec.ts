@@ -138,6 +138,19 @@ describe('saving before the response is sent', () => {
     expect(storedFor(res)).toMatchObject({ step: 'error' });
   });
 
+  it('saves a change an @Res() handler makes to an existing session', async () => {
+    const first = await request(app.getHttpServer()).get('/res').expect(200);
+    const cookie = cookieFrom(first);
+    await request(app.getHttpServer())
+      .get('/res-later')
+      .set('Cookie', cookie)
+      .expect(200, { written: 'later' });
+    await request(app.getHttpServer())
+      .get('/read')
+      .set('Cookie', cookie)
+      .expect(200, { step: 'res-later' });
+  });
+
   it('puts the cookie on the response and saves the data when the handler writes the response through @Res()', async () => {
     const res = await request(app.getHttpServer())
       .get('/res')
