@@ -26,7 +26,15 @@ describe('the sample app', () => {
   });
 
   beforeEach(async () => {
-    app = await createApp({ imports: [AppModule] });
+    // The sample's default, the embedded memory backend: without REDIS_URL
+    // (redis-sample.spec.ts runs it on Redis, on a server of its own).
+    const redisUrl = process.env.REDIS_URL;
+    delete process.env.REDIS_URL;
+    try {
+      app = await createApp({ imports: [AppModule] });
+    } finally {
+      process.env.REDIS_URL = redisUrl;
+    }
   });
 
   afterEach(async () => {
