@@ -255,7 +255,7 @@ async function measure(server, workload, redis, { warmup, duration }) {
 function machine(redisVersion, pin) {
   const cpus = os.cpus();
   return {
-    nproc: os.availableParallelism(),
+    nproc: os.cpus().length,
     cpu: cpus[0]?.model ?? 'unknown',
     node: process.version,
     os: `${os.type()} ${os.release()}`,

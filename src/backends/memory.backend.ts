@@ -16,7 +16,12 @@ export interface MemoryBackendOptions {
 interface Entry {
   json: string;
   expiresAt: number;
+  /** Logical time of the last use: the LRU order. */
+  used: number;
 }
+
+/** Share of `maxSessions` evicted at once when the bound is passed (at least one). */
+const EVICT_SHARE = 0.05;
 
 /**
  * The embedded default backend: sessions in this process's memory. It honours
@@ -35,6 +40,7 @@ export class MemoryBackend extends SessionBackend {
   private readonly maxSessions: number;
   private readonly sweepMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private clock = 0;
 
   constructor(options: MemoryBackendOptions = {}) {
     super();
@@ -104,9 +110,8 @@ export class MemoryBackend extends SessionBackend {
     data: SessionData,
     ttlSeconds: number,
   ): Promise<void> {
-    const json = JSON.stringify(data);
     this.entries.delete(oldId);
-    this.store(newId, json, ttlSeconds);
+    this.store(newId, JSON.stringify(data), ttlSeconds);
   }
 
   override async indexAdd(owner: string, id: string, createdAt: number): Promise<void> {
@@ -161,22 +166,39 @@ export class MemoryBackend extends SessionBackend {
       this.entries.delete(id);
       return undefined;
     }
-    // Re-inserting moves the entry to the end: Map order is the LRU order.
-    this.entries.delete(id);
-    this.entries.set(id, entry);
+    entry.used = ++this.clock;
     return entry;
   }
 
   private store(id: string, json: string, ttlSeconds: number): void {
-    this.entries.delete(id);
-    this.entries.set(id, { json, expiresAt: Date.now() + ttlSeconds * 1000 });
-    while (this.entries.size > this.maxSessions) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
+    const expiresAt = Date.now() + ttlSeconds * 1000;
+    const entry = this.entries.get(id);
+    if (entry) {
+      // Updated in place: deleting and re-adding Map keys churns V8's hash
+      // table, which costs far more than the write itself once it is large.
+      entry.json = json;
+      entry.expiresAt = expiresAt;
+      entry.used = ++this.clock;
+    } else {
+      this.entries.set(id, { json, expiresAt, used: ++this.clock });
+      if (this.entries.size > this.maxSessions) this.evict();
     }
     if (!this.timer) {
       this.timer = setInterval(() => this.sweep(), this.sweepMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Back under `maxSessions`: expired sessions go first, then the least
+   * recently used, a small batch at a time so the sort is paid rarely.
+   */
+  private evict(): void {
+    this.sweep();
+    const excess = this.entries.size - this.maxSessions;
+    if (excess <= 0) return;
+    const count = Math.max(excess, Math.floor(this.maxSessions * EVICT_SHARE));
+    const oldest = [...this.entries].sort((a, b) => a[1].used - b[1].used).slice(0, count);
+    for (const [id] of oldest) this.entries.delete(id);
   }
 }
