@@ -65,6 +65,9 @@ export async function startRedis(port, extraArgs = []) {
         pid: child.pid,
         url: `redis://127.0.0.1:${port}`,
         async stop() {
+          // The child is unref'd so it never holds a test run open; while
+          // waiting for it to exit, it must, or Node may quit mid-wait.
+          child.ref();
           child.kill('SIGKILL');
           await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
           rmSync(dir, { recursive: true, force: true });
