@@ -135,10 +135,7 @@ export class SessionService {
 
   /** The state of a request seen before, attaching its session to this request object too. */
   private existing(req: SessionRequest): RequestState | undefined {
-    // Fastify hands middleware the Node request and handlers its wrapper:
-    // keep the state on the Node request so both see one session.
-    const holder = (req.raw as SessionRequest | undefined) ?? req;
-    const state = holder[REQUEST_STATE] as RequestState | undefined;
+    const state = holderOf(req)[REQUEST_STATE] as RequestState | undefined;
     if (state && req.session === undefined) {
       if (state.session) req.session = state.session;
       else state.loading.then((session) => (req.session = session), noop);
@@ -147,7 +144,7 @@ export class SessionService {
   }
 
   private begin(req: SessionRequest): RequestState {
-    const holder = (req.raw as SessionRequest | undefined) ?? req;
+    const holder = holderOf(req);
     const state: RequestState = {
       loading: undefined as unknown as Promise<Session>,
       holder,
@@ -668,7 +665,7 @@ export class SessionService {
 
   private stateOf(request: object): RequestState {
     const req = request as SessionRequest;
-    return ((req.raw as SessionRequest | undefined) ?? req)[REQUEST_STATE] as RequestState;
+    return holderOf(req)[REQUEST_STATE] as RequestState;
   }
 
   private unavailable(step: string, error: unknown, message: string): ServiceUnavailableException {
@@ -688,3 +685,12 @@ function ownerDigest(user: unknown): string {
 }
 
 function noop(): void {}
+
+/**
+ * Where a request's state lives. Fastify hands middleware the Node request and
+ * handlers its wrapper: keeping the state on the Node request lets both see
+ * one session.
+ */
+function holderOf(request: SessionRequest): SessionRequest {
+  return (request.raw as SessionRequest | undefined) ?? request;
+}
