@@ -109,9 +109,10 @@ export class MemoryBackend extends SessionBackend {
     newId: string,
     data: SessionData,
     ttlSeconds: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     this.entries.delete(oldId);
     this.store(newId, JSON.stringify(data), ttlSeconds);
+    return true;
   }
 
   override async indexAdd(owner: string, id: string, createdAt: number): Promise<void> {

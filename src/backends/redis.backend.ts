@@ -272,7 +272,7 @@ export class RedisBackend extends SessionBackend {
     newId: string,
     data: SessionData,
     ttlSeconds: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const [unit, amount] = expiry(ttlSeconds);
     const oldKey = this.key(oldId);
     const newKey = this.key(newId);
@@ -280,7 +280,7 @@ export class RedisBackend extends SessionBackend {
     if (this.cluster) {
       await this.write(newId, data, ttlSeconds);
       if (oldKey !== newKey) await this.destroy(oldId);
-      return;
+      return true;
     }
     const replies = await this.run((redis) => {
       const tx = redis.multi();
@@ -292,6 +292,7 @@ export class RedisBackend extends SessionBackend {
     const failed = replies?.find(([error]) => error);
     if (failed) throw failed[0];
     if (!replies) throw new Error('Redis aborted the rename transaction');
+    return true;
   }
 
   /** Removes every key under this backend's prefix, with SCAN (never KEYS or FLUSHDB). */

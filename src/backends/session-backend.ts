@@ -57,7 +57,11 @@ const DEFAULT_TOUCH = Symbol.for('pselfastapise-async.defaultTouch');
  * }
  */
 export abstract class SessionBackend {
-  /** The stored record, or `null` when there is none (or it expired). */
+  /**
+   * The stored record, or `null` when there is none (or it expired). A record
+   * the backend cannot decode should be removed and `null` returned, so that
+   * nothing unusable stays reachable by its cookie.
+   */
   abstract read(id: string): Promise<SessionData | null>;
 
   /** Stores the whole record, replacing any previous one, to expire after `ttlSeconds`. */
@@ -83,18 +87,29 @@ export abstract class SessionBackend {
 
   /**
    * Optional: applies `delta` to an existing record atomically and sets its
-   * lifetime. Resolves `false`, changing nothing, when the record does not
-   * exist (so a session destroyed meanwhile is not brought back).
+   * lifetime. Resolves `false`, creating nothing, when the record does not
+   * exist (so a session destroyed meanwhile is not brought back), and also
+   * when it exists but cannot be decoded: such a record is removed first.
+   * Application values are never decoded by the store (they may hold
+   * anything a JavaScript string can).
    */
   patch?(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean>;
 
-  /** Optional: stores `data` under `newId` and removes `oldId` as one step. */
-  rename?(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<void>;
+  /**
+   * Optional: stores `data` under `newId` and removes `oldId` as one step,
+   * **only if a record exists under `oldId`**. Resolves `false`, writing
+   * nothing, when it does not (the session was ended meanwhile and must not
+   * come back under a new id).
+   */
+  rename?(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<boolean>;
 
   /**
    * Optional (user index, for the `userKey` option): records that session `id`
    * belongs to `owner` (an opaque digest of the user's id), created at
-   * `createdAt`. The index must live at least `ttlSeconds` from now.
+   * `createdAt`. The entry is good for `ttlSeconds` from now (the module adds
+   * it again before then while the session lives), and the index as a whole
+   * must live at least that long. Adding an entry also drops entries of
+   * sessions that ended, so an index stays bounded by its live sessions.
    */
   indexAdd?(owner: string, id: string, createdAt: number, ttlSeconds: number): Promise<void>;
 
@@ -106,6 +121,14 @@ export abstract class SessionBackend {
    * expiry; entries whose sessions are gone are dropped from the index.
    */
   indexList?(owner: string): Promise<IndexedSession[]>;
+
+  /**
+   * Optional (user index): ends sessions `ids` of `owner`, deleting each
+   * record together with its index entry, in a bounded number of round trips
+   * (one pipeline or script rather than two commands per session). Without
+   * it, the module calls `destroy` and `indexRemove` for each.
+   */
+  indexDestroy?(owner: string, ids: readonly string[]): Promise<void>;
 
   /** Optional: releases what the backend opened itself; called on application shutdown. */
   close?(): Promise<void>;
