@@ -4,7 +4,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { catchError, from, mergeMap, Observable } from 'rxjs';
+import { catchError, concat, defer, EMPTY, from, ignoreElements, mergeMap, Observable } from 'rxjs';
 import { SessionService } from './session.service.js';
 
 // Nest's route-argument metadata (`ROUTE_ARGS_METADATA`) and the parameter
@@ -35,12 +35,22 @@ export class SessionInterceptor implements NestInterceptor {
     // touch their session pay nothing more here.
     if (this.sessions.loadNow(request)) return next.handle();
     if (!this.handlerWritesResponse(context)) this.sessions.manage(request);
+    const commit = () => this.sessions.commit(request);
     return from(this.sessions.load(request)).pipe(
-      mergeMap(() => next.handle()),
-      mergeMap((value) => this.sessions.commit(request).then(() => value)),
-      catchError((error: unknown) =>
-        this.sessions.commit(request).then(() => Promise.reject(error)),
-      ),
+      mergeMap(() => {
+        let emitted = false;
+        return concat(
+          next.handle().pipe(
+            mergeMap((value) => {
+              emitted = true;
+              return commit().then(() => value);
+            }),
+          ),
+          // A handler whose observable completes without a value saves too.
+          defer(() => (emitted ? EMPTY : from(commit()).pipe(ignoreElements()))),
+        );
+      }),
+      catchError((error: unknown) => commit().then(() => Promise.reject(error))),
     );
   }
 

@@ -17,6 +17,10 @@ export const messages = {
     `Session option \`userKey\` needs a backend that can index sessions by user (indexAdd, indexRemove, indexList): ${
       (backend as object)?.constructor?.name ?? 'this backend'
     } cannot. Use MemoryBackend or RedisBackend, or add those methods to your backend`,
+  invalidUser: (userKey: string, got: unknown) =>
+    `Expected a user id for \`userKey\` "${userKey}" (a string or a finite number, the value sessions hold under "${userKey}"), got ${describe(got)}`,
+  userKeyValueNotIndexed: (userKey: string, got: unknown) =>
+    `Session key "${userKey}" (the \`userKey\` option) holds ${describe(got)}: only a string or a finite number is indexed, so such sessions are not listed nor ended by destroyAllSessions`,
   userKeyNotSet: () =>
     "Listing or ending a user's sessions needs the `userKey` option: SessionModule.forRoot({ secretKey, userKey: 'userId' })",
   ioredisMissing: () =>

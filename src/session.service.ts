@@ -104,6 +104,7 @@ export class SessionService {
   private readonly signer: SessionSigner;
   private readonly nativeTouch: boolean;
   private readonly verified = new Map<string, VerifiedCookie>();
+  private warnedUserKey = false;
 
   constructor(@Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions) {
     this.backend = options.backend;
@@ -188,8 +189,14 @@ export class SessionService {
   }
 
   /**
-   * Gives the session a new id, keeping its data: the old record is deleted
-   * and a new cookie is set. Call it right after login.
+   * Gives the session a new id, keeping its data (and its first creation
+   * time, which `absoluteTimeout` counts from): the old record is deleted and
+   * a new cookie is set. Call it right after login.
+   *
+   * When the session was ended meanwhile by another request (`destroy`,
+   * `destroyAllSessions`, `destroySession`), nothing is stored: it resolves
+   * to the request's session reset to a new, empty one (`isNew` true), so a
+   * logout is never undone by a login that was already running.
    */
   async regenerate(request: object): Promise<Session> {
     const session = await this.load(request);
@@ -199,34 +206,39 @@ export class SessionService {
     try {
       if (session.keys().length === 0) {
         if (oldKey) {
-          await this.backend.destroy(oldKey);
-          await this.unindex(oldOwner, oldKey);
+          await this.end(oldOwner, [oldKey]);
           this.clearCookie(state);
         }
-        session._reset();
+        this.forget(state, session);
         return session;
       }
       const id = newSessionId();
       const storageKey = storageKeyOf(id);
       const now = Date.now();
-      const ttl = this.ttl(now, now);
+      const createdAt = oldKey ? session._createdAt : now;
+      const expiresAt = this.expiry(createdAt, now);
+      const ttl = this.ttlUntil(expiresAt, now);
       const owner = this.ownerOf(session);
-      await this.index(owner, storageKey, now);
+      // Indexed before it exists: a failure in between leaves a dead entry
+      // (pruned later), never a live session that "log out everywhere" misses.
+      await this.index(owner, storageKey, createdAt);
       const record = this.record(session, {
-        c: now,
-        e: now + ttl * 1000,
+        c: createdAt,
+        e: expiresAt,
         i: owner ? now : undefined,
       });
-      if (oldKey && this.backend.rename) {
-        await this.backend.rename(oldKey, storageKey, record, ttl);
-      } else {
-        await this.backend.write(storageKey, record, ttl);
-        if (oldKey) await this.backend.destroy(oldKey);
+      if (oldKey && !(await this.move(oldKey, storageKey, record, ttl))) {
+        await this.unindex(owner, storageKey);
+        await this.unindex(oldOwner, oldKey);
+        this.forget(state, session);
+        return session;
       }
       if (oldKey) await this.unindex(oldOwner, oldKey);
+      else await this.backend.write(storageKey, record, ttl);
       session._id = id;
       session._storageKey = storageKey;
-      session._createdAt = now;
+      session._createdAt = createdAt;
+      session._expiresAt = expiresAt;
       session._owner = owner;
       session._indexedAt = now;
       session._saved();
@@ -250,8 +262,7 @@ export class SessionService {
     const state = this.stateOf(request);
     if (session._stored) {
       try {
-        await this.backend.destroy(session._storageKey);
-        await this.unindex(session._owner, session._storageKey);
+        await this.end(session._owner, [session._storageKey]);
       } catch (error) {
         state.failed = true;
         throw this.unavailable('destroy', error, messages.saveFailed());
@@ -263,10 +274,7 @@ export class SessionService {
     ) {
       this.clearCookie(state);
     }
-    session._reset();
-    state.touchPending = false;
-    state.refreshPending = false;
-    this.watch(state, session);
+    this.forget(state, session);
   }
 
   /**
@@ -312,14 +320,9 @@ export class SessionService {
     const keep = options.except ? await this.currentKey(options.except) : undefined;
     try {
       const entries = await this.backend.indexList!(owner);
-      let ended = 0;
-      for (const entry of entries) {
-        if (entry.id === keep) continue;
-        await this.backend.destroy(entry.id);
-        await this.backend.indexRemove!(owner, entry.id);
-        ended += 1;
-      }
-      return ended;
+      const ids = entries.map((entry) => entry.id).filter((id) => id !== keep);
+      await this.end(owner, ids);
+      return ids.length;
     } catch (error) {
       throw this.unavailable('destroy', error, messages.saveFailed());
     }
@@ -335,8 +338,7 @@ export class SessionService {
     try {
       const entries = await this.backend.indexList!(owner);
       if (!entries.some((entry) => entry.id === handle)) return false;
-      await this.backend.destroy(handle);
-      await this.backend.indexRemove!(owner, handle);
+      await this.end(owner, [handle]);
       return true;
     } catch (error) {
       throw this.unavailable('destroy', error, messages.saveFailed());
@@ -359,7 +361,11 @@ export class SessionService {
    */
   commit(request: object): Promise<void> {
     const state = this.stateOf(request) as RequestState | undefined;
-    return state ? this.commitState(state) : Promise.resolve();
+    if (!state) return Promise.resolve();
+    // From here on, a change (by an exception filter, an outer interceptor)
+    // arms the response hook, so it is saved before the response goes out.
+    state.managed = false;
+    return this.commitState(state);
   }
 
   private async read(
@@ -388,30 +394,28 @@ export class SessionService {
       loaded._id = cookie.id;
       loaded._storageKey = storageKey;
       loaded._createdAt = meta.c;
+      loaded._expiresAt = rolling ? this.expiry(meta.c, now) : meta.e;
       loaded._stored = true;
       loaded._owner = this.ownerOf(loaded);
       loaded._indexedAt = meta.i ?? 0;
       state.refreshPending = loaded._owner !== undefined && this.indexStale(loaded._indexedAt, now);
       this.attach(request, state, loaded);
+      const ttl = this.ttlUntil(loaded._expiresAt, now);
       if (rolling) {
-        state.touchPending = !touching;
-        this.setCookie(
-          state,
-          cookie.keyIndex === 0 ? value : this.signer.sign(cookie.id),
-          this.ttl(meta.c, now),
-        );
+        // readAndTouch extended the record by maxAge; near absoluteTimeout that
+        // is too far, and the save step shortens it again.
+        state.touchPending = !touching || ttl < maxAge;
+        this.setCookie(state, cookie.keyIndex === 0 ? value : this.signer.sign(cookie.id), ttl);
       } else if (cookie.keyIndex > 0) {
         // Verified by an older key: re-issue it under the current one.
-        this.setCookie(
-          state,
-          this.signer.sign(cookie.id),
-          Math.max(1, Math.ceil((meta.e - now) / 1000)),
-        );
+        this.setCookie(state, this.signer.sign(cookie.id), ttl);
       }
       this.watch(state, loaded);
       return loaded;
     }
-    if (meta) await this.discard(storageKey);
+    // Expired or unusable: removed with its index entry, so nothing is left
+    // that its cookie could reach or that "log out everywhere" would miss.
+    if (record !== null) await this.discard(storageKey, record);
     const session = new Session();
     this.attach(request, state, session);
     this.watch(state, session);
@@ -429,12 +433,14 @@ export class SessionService {
           return;
         }
         if (!session._id) this.assignId(session);
-        const ttl = this.ttl(now, now);
+        const expiresAt = this.expiry(now, now);
+        const ttl = this.ttlUntil(expiresAt, now);
         const owner = this.ownerOf(session);
         await this.index(owner, session._storageKey, now);
-        const meta = { c: now, e: now + ttl * 1000, i: owner ? now : undefined };
+        const meta = { c: now, e: expiresAt, i: owner ? now : undefined };
         await backend.write(session._storageKey, this.record(session, meta), ttl);
         session._createdAt = now;
+        session._expiresAt = expiresAt;
         session._owner = owner;
         session._indexedAt = now;
         session._saved();
@@ -442,18 +448,23 @@ export class SessionService {
         return;
       }
       const key = session._storageKey;
-      const ttl = this.ttl(session._createdAt, now);
       if (session._modified && session.keys().length === 0) {
-        await backend.destroy(key);
-        await this.unindex(session._owner, key);
+        await this.end(session._owner, [key]);
         this.clearCookie(state);
         session._reset();
         return;
       }
+      // Without rolling the expiry is fixed at creation; with it, it slides.
+      const expiresAt = this.options.rolling
+        ? this.expiry(session._createdAt, now)
+        : session._expiresAt;
+      const ttl = this.ttlUntil(expiresAt, now);
       if (!session._modified && !state.refreshPending) {
         if (state.touchPending) {
-          if (this.nativeTouch) await backend.touch(key, ttl);
-          else await backend.write(key, this.record(session, this.meta(session, now, ttl)), ttl);
+          // Never the data this request loaded: a logout or another request's
+          // change that completed meanwhile must not be undone.
+          await backend.touch(key, ttl);
+          session._expiresAt = expiresAt;
           state.touchPending = false;
         }
         return;
@@ -469,29 +480,25 @@ export class SessionService {
       const indexedAt = reindex ? now : session._indexedAt;
       const meta: RecordMeta = {
         c: session._createdAt,
-        e: now + ttl * 1000,
+        e: expiresAt,
         i: owner ? indexedAt : undefined,
       };
-      if (backend.patch) {
-        const set: Record<string, unknown> = { [META_KEY]: meta };
-        for (const name of session._changed) set[name] = session._data[name];
-        const applied = await backend.patch(key, { set, unset: [...session._deleted] }, ttl);
-        if (!applied) {
-          // Destroyed by another request meanwhile: don't bring it back.
-          await this.unindex(owner, key);
-          this.clearCookie(state);
-          session._reset();
-          state.touchPending = false;
-          state.refreshPending = false;
-          return;
-        }
-      } else {
-        await backend.write(key, this.record(session, meta), ttl);
+      if (!(await this.update(session, meta, ttl))) {
+        // Ended by another request meanwhile (or unreadable, and removed):
+        // don't bring it back. The cookie is left alone: a dead id is
+        // harmless, and the browser may hold a newer cookie by now.
+        await this.unindex(owner, key);
+        if (session._owner !== owner) await this.unindex(session._owner, key);
+        session._reset();
+        state.touchPending = false;
+        state.refreshPending = false;
+        return;
       }
       if (session._owner !== undefined && session._owner !== owner)
         await this.unindex(session._owner, key);
       session._owner = owner;
       session._indexedAt = indexedAt;
+      session._expiresAt = expiresAt;
       session._saved();
       state.touchPending = false;
       state.refreshPending = false;
@@ -503,24 +510,91 @@ export class SessionService {
     }
   }
 
-  private meta(session: Session, now: number, ttl: number): RecordMeta {
-    return {
-      c: session._createdAt,
-      e: now + ttl * 1000,
-      i: session._owner ? session._indexedAt : undefined,
-    };
+  /**
+   * Writes a stored session's changes and new metadata; false when its record
+   * is gone. With `patch`, only the changed keys, atomically. Without, a
+   * changed session is rewritten whole (last writer wins), and a metadata
+   * refresh re-reads the record first, so it never writes back old data.
+   */
+  private async update(session: Session, meta: RecordMeta, ttl: number): Promise<boolean> {
+    const key = session._storageKey;
+    if (meta.i === undefined) delete meta.i;
+    if (this.backend.patch) {
+      const set: Record<string, unknown> = { [META_KEY]: meta };
+      for (const name of session._changed) defineValue(set, name, session._data[name]);
+      return this.backend.patch(key, { set, unset: [...session._deleted] }, ttl);
+    }
+    if (session._modified) {
+      await this.backend.write(key, this.record(session, meta), ttl);
+      return true;
+    }
+    const current = await this.backend.read(key);
+    if (current === null || !this.metaOf(current, key)) return false;
+    await this.backend.write(key, { ...current, [META_KEY]: meta }, ttl);
+    return true;
+  }
+
+  /**
+   * Moves a stored session to a new storage key, only if its record still
+   * exists; false when it does not.
+   */
+  private async move(
+    oldKey: string,
+    newKey: string,
+    record: SessionData,
+    ttl: number,
+  ): Promise<boolean> {
+    if (this.backend.rename) {
+      // A rename written before it returned a boolean resolves undefined.
+      return (await this.backend.rename(oldKey, newKey, record, ttl)) !== false;
+    }
+    if ((await this.backend.read(oldKey)) === null) return false;
+    await this.backend.destroy(oldKey);
+    await this.backend.write(newKey, record, ttl);
+    return true;
+  }
+
+  /** Deletes sessions with their index entries, in as few round trips as the backend allows. */
+  private async end(owner: string | undefined, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    if (owner !== undefined && this.backend.indexDestroy) {
+      await this.backend.indexDestroy(owner, keys);
+      return;
+    }
+    await Promise.all(
+      keys.map(async (key) => {
+        await this.backend.destroy(key);
+        await this.unindex(owner, key);
+      }),
+    );
+  }
+
+  /** Makes the request's session a new, empty one, with nothing left to save. */
+  private forget(state: RequestState, session: Session): void {
+    session._reset();
+    state.touchPending = false;
+    state.refreshPending = false;
+    this.watch(state, session);
   }
 
   /** Digest of the user key's value: what the index is keyed by (no user ids in key names). */
   private ownerOf(session: Session): string | undefined {
     const userKey = this.options.userKey;
-    if (userKey === undefined) return undefined;
+    if (userKey === undefined || !Object.hasOwn(session._data, userKey)) return undefined;
     const value = session._data[userKey];
-    return value === undefined || value === null ? undefined : ownerDigest(value);
+    if (value === null) return undefined;
+    if (isUserId(value)) return ownerDigest(value);
+    if (!this.warnedUserKey) {
+      this.warnedUserKey = true;
+      this.logger.warn(messages.userKeyValueNotIndexed(userKey, value));
+    }
+    return undefined;
   }
 
   private requireOwner(user: unknown): string {
-    if (this.options.userKey === undefined) throw new Error(messages.userKeyNotSet());
+    const userKey = this.options.userKey;
+    if (userKey === undefined) throw new Error(messages.userKeyNotSet());
+    if (!isUserId(user)) throw new TypeError(messages.invalidUser(userKey, user));
     return ownerDigest(user);
   }
 
@@ -556,7 +630,12 @@ export class SessionService {
     if (!session._modified || state.failed) return;
     if (!session._stored && session.keys().length > 0 && !session._id) {
       this.assignId(session);
-      this.setCookie(state, this.signer.sign(session._id), this.ttl(Date.now(), Date.now()));
+      const now = Date.now();
+      this.setCookie(
+        state,
+        this.signer.sign(session._id),
+        this.ttlUntil(this.expiry(now, now), now),
+      );
     } else if (session._stored && session.keys().length === 0) {
       this.clearCookie(state);
     }
@@ -608,12 +687,22 @@ export class SessionService {
     return { ...session._data, [META_KEY]: meta };
   }
 
-  /** Store TTL and cookie Max-Age, in seconds: `maxAge`, capped by what `absoluteTimeout` leaves. */
-  private ttl(createdAt: number, now: number): number {
+  /**
+   * When a session created at `createdAt` expires if it is (re)written or
+   * extended now: `maxAge` from now, capped by `absoluteTimeout` from its
+   * first creation.
+   */
+  private expiry(createdAt: number, now: number): number {
     const { maxAge, absoluteTimeout } = this.options;
-    if (absoluteTimeout === undefined) return Math.ceil(maxAge);
-    const left = Math.ceil((createdAt + absoluteTimeout * 1000 - now) / 1000);
-    return Math.max(1, Math.min(Math.ceil(maxAge), left));
+    const sliding = now + maxAge * 1000;
+    return absoluteTimeout === undefined
+      ? sliding
+      : Math.min(sliding, createdAt + absoluteTimeout * 1000);
+  }
+
+  /** Store TTL and cookie Max-Age, in whole seconds (at least 1), until `expiresAt`. */
+  private ttlUntil(expiresAt: number, now: number): number {
+    return Math.max(1, Math.ceil((expiresAt - now) / 1000));
   }
 
   private expired(meta: RecordMeta, now: number): boolean {
@@ -628,15 +717,25 @@ export class SessionService {
   private metaOf(record: SessionData, storageKey: string): RecordMeta | undefined {
     const meta = (record !== null && typeof record === 'object' ? record[META_KEY] : undefined) as
       Partial<RecordMeta> | undefined;
-    if (meta && typeof meta.c === 'number' && typeof meta.e === 'number') return meta as RecordMeta;
+    if (meta && Number.isFinite(meta.c) && Number.isFinite(meta.e)) return meta as RecordMeta;
     this.logger.warn(messages.corruptRecord(storageKey));
     return undefined;
   }
 
-  /** Best-effort removal of an expired record; the session is new either way. */
-  private async discard(storageKey: string): Promise<void> {
+  /**
+   * Best-effort removal of an expired or unusable record, with its index
+   * entry when the record still names its user; the session is new either way.
+   */
+  private async discard(storageKey: string, record: SessionData): Promise<void> {
+    const { userKey } = this.options;
+    const user =
+      userKey !== undefined && record !== null && typeof record === 'object'
+        ? Object.hasOwn(record, userKey)
+          ? record[userKey]
+          : undefined
+        : undefined;
     try {
-      await this.backend.destroy(storageKey);
+      await this.end(isUserId(user) ? ownerDigest(user) : undefined, [storageKey]);
     } catch (error) {
       this.logger.warn(`Could not remove an expired session: ${(error as Error).message}`);
     }
@@ -678,7 +777,25 @@ export class SessionService {
   }
 }
 
-function ownerDigest(user: unknown): string {
+/** What a user key may hold to be indexed: a string or a finite number (compared as JSON). */
+function isUserId(value: unknown): value is string | number {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/**
+ * Sets an own property, also for the name "__proto__" (plain assignment
+ * would change the object's prototype instead).
+ */
+function defineValue(target: Record<string, unknown>, name: string, value: unknown): void {
+  Object.defineProperty(target, name, {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+function ownerDigest(user: string | number): string {
   return createHash('sha256')
     .update(`user:${JSON.stringify(user)}`)
     .digest('base64url');

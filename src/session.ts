@@ -21,8 +21,10 @@ export class Session<T extends SessionData = SessionData> {
   /** @internal */ _storageKey = '';
   /** @internal A record exists in the backend for `_storageKey`. */
   _stored = false;
-  /** @internal Milliseconds since the epoch; 0 until stored. */
+  /** @internal First creation (survives `regenerate`), ms since the epoch; 0 until stored. */
   _createdAt = 0;
+  /** @internal When the stored record expires, ms since the epoch; 0 until stored. */
+  _expiresAt = 0;
   /** @internal Digest of the user key's value when loaded or last saved (user index). */
   _owner: string | undefined;
   /** @internal When the user index entry was last refreshed, ms since the epoch. */
@@ -135,6 +137,7 @@ export class Session<T extends SessionData = SessionData> {
     this._storageKey = '';
     this._stored = false;
     this._createdAt = 0;
+    this._expiresAt = 0;
     this._owner = undefined;
     this._indexedAt = 0;
     this._changed.clear();

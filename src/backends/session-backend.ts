@@ -1,3 +1,5 @@
+import { META_KEY } from '../session.constants.js';
+
 /**
  * What a session holds: a plain object of JSON values. Open for declaration
  * merging, so an application can type its own keys:
@@ -74,12 +76,19 @@ export abstract class SessionBackend {
   abstract clear(): Promise<void>;
 
   /**
-   * Extends a record's lifetime to `ttlSeconds` from now. The default reads
-   * and rewrites the record; override it when the store can do better.
+   * Extends a record's lifetime to `ttlSeconds` from now. The default re-reads
+   * the record and rewrites it only if it still exists (with its expiry time
+   * moved, for stores that ignore TTLs); override it when the store can do
+   * better, without rewriting the data.
    */
   async touch(id: string, ttlSeconds: number): Promise<void> {
     const data = await this.read(id);
-    if (data !== null) await this.write(id, data, ttlSeconds);
+    if (data === null) return;
+    const meta = data[META_KEY];
+    if (meta !== null && typeof meta === 'object' && !Array.isArray(meta)) {
+      data[META_KEY] = { ...meta, e: Date.now() + ttlSeconds * 1000 };
+    }
+    await this.write(id, data, ttlSeconds);
   }
 
   /** Optional: `read` and `touch` in one step (one round trip). */

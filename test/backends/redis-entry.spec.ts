@@ -14,6 +14,7 @@ const sources = [
   'backends/redis.backend.ts',
   'backends/redis.loader.ts',
   'backends/session-backend.ts',
+  'session.constants.ts',
   'session.messages.ts',
 ];
 

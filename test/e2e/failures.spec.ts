@@ -260,7 +260,7 @@ describe('failures', () => {
     ];
 
     it.each(corrupt)(
-      'treats %s as missing, logs a warning and does not overwrite it',
+      'treats %s as missing, logs a warning, removes it and never writes over it',
       async (_name, value) => {
         const backend = new RawBackend();
         app = await boot({ backend });
@@ -270,11 +270,13 @@ describe('failures', () => {
 
         await get('/read', cookie).expect(200, { isNew: true, data: {} });
         expect(warnSpy).toHaveBeenCalled();
+        // Nothing unusable stays reachable by its cookie.
+        expect(backend.map.has(storageKey(id))).toBe(false);
 
         const res = await get('/update', cookie).expect(200);
         const issued = idOf(sessionSetCookie(res)!.value);
         expect(issued).not.toBe(id);
-        expect(backend.map.get(storageKey(id))).toEqual(value);
+        expect(backend.map.has(storageKey(id))).toBe(false);
         expect(backend.map.get(storageKey(issued))).toMatchObject({ theme: 'dark' });
       },
     );
