@@ -41,6 +41,18 @@ export const messages = {
   saveFailed: () => 'Session store unavailable: could not save the session',
   corruptRecord: (storageKey: string) =>
     `Ignoring an unreadable session record (storage key ${storageKey.slice(0, 8)}…): treating it as missing`,
+  prototypeKey: (key: string) =>
+    `Session key "${key}" is reserved: JavaScript objects treat it as their prototype, so it cannot hold a value. Choose another key`,
+  maxAgeTooLong: (maxAge: number, limit: number) =>
+    `Invalid session option \`maxAge\`: ${maxAge} seconds is more than 400 days (${limit}), the longest cookie lifetime browsers keep: use at most ${limit} (with rolling: true, sessions in use are extended anyway)`,
+  sameSiteNoneInsecure: () =>
+    "Invalid session option `cookie.sameSite`: 'none' needs cookieHttpsOnly: true, because browsers reject SameSite=None cookies without the Secure attribute: set cookieHttpsOnly: true (and serve over HTTPS), or use sameSite 'lax'",
+  cookiePrefixInsecure: (cookieName: string, prefix: string) =>
+    `Invalid session option \`cookieName\`: browsers keep a cookie named "${cookieName}" (prefix ${prefix}) only with the Secure attribute: set cookieHttpsOnly: true (and serve over HTTPS), or choose a name without the prefix`,
+  hostPrefixPath: (cookieName: string, path: string) =>
+    `Invalid session option \`cookie.path\`: browsers keep a cookie named "${cookieName}" (prefix __Host-) only with Path=/, not ${JSON.stringify(path)}: remove cookie.path, or use the __Secure- prefix`,
+  hostPrefixDomain: (cookieName: string, domain: string) =>
+    `Invalid session option \`cookie.domain\`: browsers keep a cookie named "${cookieName}" (prefix __Host-) only without a Domain attribute, not ${JSON.stringify(domain)}: remove cookie.domain, or use the __Secure- prefix`,
 } as const;
 
 function describe(value: unknown): string {

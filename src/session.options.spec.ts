@@ -75,9 +75,77 @@ describe('resolveSessionOptions', () => {
     ['httpOnly not a boolean', { cookie: { httpOnly: 'no' } }, /`cookie.httpOnly`/],
     ['a plain object as backend', { backend: {} }, /`backend`/],
     ['a class as backend', { backend: MemoryBackend }, /`backend`/],
+    ['maxAge over 400 days', { maxAge: 34_560_001 }, /`maxAge`.*400 days.*at most 34560000/],
+    [
+      "sameSite 'none' without cookieHttpsOnly",
+      { cookie: { sameSite: 'none' } },
+      /`cookie.sameSite`.*'none' needs cookieHttpsOnly: true/,
+    ],
+    [
+      'a __Host- name without cookieHttpsOnly',
+      { cookieName: '__Host-sid' },
+      /`cookieName`.*"__Host-sid".*Secure.*set cookieHttpsOnly: true/,
+    ],
+    [
+      'a __Host- name with a path other than /',
+      { cookieName: '__Host-sid', cookieHttpsOnly: true, cookie: { path: '/app' } },
+      /`cookie.path`.*__Host-.*Path=\/, not "\/app"/,
+    ],
+    [
+      'a __Host- name with a domain',
+      { cookieName: '__Host-sid', cookieHttpsOnly: true, cookie: { domain: 'example.com' } },
+      /`cookie.domain`.*__Host-.*"example.com".*remove cookie.domain/,
+    ],
+    [
+      'a __Secure- name without cookieHttpsOnly',
+      { cookieName: '__Secure-sid' },
+      /`cookieName`.*"__Secure-sid".*set cookieHttpsOnly: true/,
+    ],
+    [
+      'a lower-case __host- name without cookieHttpsOnly',
+      { cookieName: '__host-sid' },
+      /`cookieName`.*prefix __host-/,
+    ],
+    [
+      'a mixed-case __HOST- name with a domain',
+      { cookieName: '__HOST-sid', cookieHttpsOnly: true, cookie: { domain: 'example.com' } },
+      /`cookie.domain`/,
+    ],
+    [
+      'an upper-case __SECURE- name without cookieHttpsOnly',
+      { cookieName: '__SECURE-sid' },
+      /`cookieName`.*prefix __SECURE-/,
+    ],
   ])('fails at startup on %s, naming the option', (_name, options, message) => {
     expect(() => resolve(options)).toThrow(SessionOptionsError);
     expect(() => resolve(options)).toThrow(message);
+  });
+
+  it('accepts a maxAge of exactly 400 days, and a longer absoluteTimeout', () => {
+    expect(resolve({ maxAge: 34_560_000, absoluteTimeout: 100_000_000 })).toMatchObject({
+      maxAge: 34_560_000,
+      absoluteTimeout: 100_000_000,
+    });
+  });
+
+  it("accepts sameSite 'none' with cookieHttpsOnly, without a warning", () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    expect(resolve({ cookieHttpsOnly: true, cookie: { sameSite: 'none' } }).cookie.sameSite).toBe(
+      'none',
+    );
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['__Host-sid', { cookieHttpsOnly: true }],
+    ['__host-sid', { cookieHttpsOnly: true, cookie: { path: '/' } }],
+    ['__Secure-sid', { cookieHttpsOnly: true, cookie: { path: '/app', domain: 'example.com' } }],
+    ['__secure-sid', { cookieHttpsOnly: true }],
+    ['_Host-sid', {}],
+    ['Host-sid', {}],
+    ['my__Host-sid', {}],
+  ])('accepts the cookie name %s when its rules are met', (cookieName, options) => {
+    expect(resolve({ cookieName, ...options }).cookieName).toBe(cookieName);
   });
 
   it('accepts a backend shaped like a SessionBackend from another copy of the package', () => {

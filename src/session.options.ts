@@ -16,7 +16,7 @@ export interface SessionCookieOptions {
   domain?: string;
   /** Default `true`: scripts in the page cannot read the cookie. */
   httpOnly?: boolean;
-  /** Default `'lax'`. */
+  /** Default `'lax'`. `'none'` needs `cookieHttpsOnly: true`. */
   sameSite?: SessionSameSite;
 }
 
@@ -32,13 +32,22 @@ export interface SessionModuleOptions {
   secretKey: string | string[];
   /** Where sessions live. Default: a new `MemoryBackend`. */
   backend?: SessionBackend;
-  /** Session lifetime in seconds: store TTL and cookie `Max-Age`. Default 1 209 600 (14 days). */
+  /**
+   * Session lifetime in seconds: store TTL and cookie `Max-Age`. Default
+   * 1 209 600 (14 days); at most 34 560 000 (400 days, where browsers cap
+   * cookie lifetimes).
+   */
   maxAge?: number;
   /** Sliding expiration: every request that loads a session extends it by `maxAge`. Default `false`. */
   rolling?: boolean;
   /** Hard limit in seconds from creation, even while rolling. Default: none. */
   absoluteTimeout?: number;
-  /** Cookie name. Default `'session'`. */
+  /**
+   * Cookie name. Default `'session'`. A `__Secure-` name needs
+   * `cookieHttpsOnly`; a `__Host-` name also needs `cookie.path` `'/'` and no
+   * `cookie.domain` (browsers drop such cookies otherwise, whatever the case
+   * of the prefix).
+   */
   cookieName?: string;
   /** Sets the cookie's `Secure` attribute. Default `false`; turn it on in production. */
   cookieHttpsOnly?: boolean;
@@ -72,6 +81,8 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Path and domain must not smuggle attributes into Set-Cookie.
 const ATTRIBUTE_VALUE = /^[\u0021-\u003A\u003C-\u007E]+$/;
 const MIN_SECRET_LENGTH = 32;
+// Browsers cap a cookie's lifetime at 400 days (RFC 6265bis; Chrome since version 104).
+const MAX_COOKIE_MAX_AGE = 400 * 24 * 60 * 60;
 
 const logger = new Logger('SessionModule');
 
@@ -89,6 +100,9 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     throw new SessionOptionsError(
       messages.invalidOption('maxAge', 'a positive number of seconds', maxAge),
     );
+  }
+  if (maxAge > MAX_COOKIE_MAX_AGE) {
+    throw new SessionOptionsError(messages.maxAgeTooLong(maxAge, MAX_COOKIE_MAX_AGE));
   }
   const absoluteTimeout = options.absoluteTimeout;
   if (absoluteTimeout !== undefined && !isPositiveSeconds(absoluteTimeout)) {
@@ -123,6 +137,8 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     }
     if (!hasUserIndex(backend)) throw new SessionOptionsError(messages.noUserIndex(backend));
   }
+  const cookie = resolveCookie(options.cookie, cookieHttpsOnly);
+  assertCookiePrefix(cookieName, cookieHttpsOnly, cookie);
   return {
     secretKeys,
     backend,
@@ -131,7 +147,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     absoluteTimeout,
     cookieName,
     cookieHttpsOnly,
-    cookie: resolveCookie(options.cookie, cookieHttpsOnly),
+    cookie,
     userKey,
   };
 }
@@ -189,11 +205,36 @@ function resolveCookie(
     );
   }
   if (sameSite === 'none' && !secure) {
-    logger.warn(
-      "cookie.sameSite is 'none' without cookieHttpsOnly: browsers reject SameSite=None cookies that are not Secure",
-    );
+    throw new SessionOptionsError(messages.sameSiteNoneInsecure());
   }
   return { path, domain, httpOnly, sameSite: sameSite as SessionSameSite };
+}
+
+/**
+ * Browsers set a `__Secure-` cookie only with `Secure`, and a `__Host-` cookie
+ * only with `Secure`, `Path=/` and no `Domain`; they match the prefixes
+ * regardless of case. Anything else would be silently dropped by the browser,
+ * so every request would start a new session.
+ */
+function assertCookiePrefix(
+  cookieName: string,
+  secure: boolean,
+  cookie: ResolvedSessionOptions['cookie'],
+): void {
+  const lower = cookieName.toLowerCase();
+  const host = lower.startsWith('__host-');
+  if (!host && !lower.startsWith('__secure-')) return;
+  const prefix = cookieName.slice(0, host ? '__Host-'.length : '__Secure-'.length);
+  if (!secure) {
+    throw new SessionOptionsError(messages.cookiePrefixInsecure(cookieName, prefix));
+  }
+  if (!host) return;
+  if (cookie.path !== '/') {
+    throw new SessionOptionsError(messages.hostPrefixPath(cookieName, cookie.path));
+  }
+  if (cookie.domain !== undefined) {
+    throw new SessionOptionsError(messages.hostPrefixDomain(cookieName, cookie.domain));
+  }
 }
 
 function isPositiveSeconds(value: unknown): value is number {

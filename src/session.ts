@@ -1,7 +1,7 @@
 import type { SessionData } from './backends/session-backend.js';
 import { META_KEY } from './session.constants.js';
 import { SessionValueError } from './session.errors.js';
-import { assertJsonValue, copyJson } from './session.json.js';
+import { copyJson, toJsonValue } from './session.json.js';
 import { messages } from './session.messages.js';
 
 /**
@@ -63,14 +63,17 @@ export class Session<T extends SessionData = SessionData> {
 
   /**
    * Stores a copy of `value` under `key`. Throws a `SessionValueError` naming
-   * the key when the value cannot be represented as JSON; the session is then
+   * the key (and the path inside the value) when the value would not come back
+   * from JSON as it went in (a `Map`, a class instance without `toJSON`, a
+   * function, an array hole…) or the key is reserved; the session is then
    * unchanged.
    */
   set<K extends keyof T>(key: K, value: T[K]): this {
     const name = key as string;
     if (name === META_KEY) throw new SessionValueError(messages.reservedKey(name));
-    assertJsonValue(name, value);
-    this.data[name] = JSON.parse(JSON.stringify(value));
+    // Assigning "__proto__" would replace the data object's prototype, not store a value.
+    if (name === '__proto__') throw new SessionValueError(messages.prototypeKey(name));
+    this.data[name] = toJsonValue(name, value);
     this._deleted.delete(name);
     this._changed.add(name);
     this.changed();

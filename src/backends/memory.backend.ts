@@ -7,7 +7,11 @@ import {
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
-  /** Most sessions kept; past it the least recently used is evicted. Default 10 000. */
+  /**
+   * Most sessions kept. Past it, expired sessions go first, then sessions that
+   * were never used after the request that created them, and only then
+   * sessions in use. Default 10 000.
+   */
   maxSessions?: number;
   /** How often expired sessions are swept, in seconds. Default 60. */
   sweepIntervalSeconds?: number;
@@ -16,31 +20,52 @@ export interface MemoryBackendOptions {
 interface Entry {
   json: string;
   expiresAt: number;
-  /** Logical time of the last use: the LRU order. */
+  /** Logical time of the last use: the LRU order within the entry's segment. */
   used: number;
+  /** In the protected segment: used again after the request that created it. */
+  kept: boolean;
 }
 
-/** Share of `maxSessions` evicted at once when the bound is passed (at least one). */
-const EVICT_SHARE = 0.05;
+interface IndexEntry {
+  createdAt: number;
+  /** When the entry stops counting unless it is added again (ms since the epoch). */
+  deadline: number;
+}
+
+/** Share of `maxSessions` evicted (or demoted) at once when a bound is passed (at least one). */
+const BATCH_SHARE = 0.05;
+/** Share of `maxSessions` the protected segment may hold. */
+const PROTECTED_SHARE = 0.8;
 
 /**
  * The embedded default backend: sessions in this process's memory. It honours
- * TTLs, is bounded (least recently used sessions are evicted past
- * `maxSessions`), stores copies so requests never share objects, and its sweep
- * timer never keeps the process alive. Sessions are lost on restart and are not
+ * TTLs, stores copies so requests never share objects, and its sweep timer
+ * never keeps the process alive. Sessions are lost on restart and are not
  * shared between instances: use `RedisBackend` for that.
+ *
+ * It is bounded by `maxSessions` with a segmented LRU, so a flood of
+ * sessions that are never used again (cookie-less requests to a route that
+ * writes the session) cannot push out the sessions people are using. A new
+ * session starts on probation; once it is used again (read, touched or
+ * patched) it moves to the protected segment, which holds at most 80% of
+ * `maxSessions` (past that, its least recently used move back to probation).
+ * Past `maxSessions`, expired sessions go first, then probation's least
+ * recently used; protected sessions only when probation is empty.
  *
  * @example
  * SessionModule.forRoot({ secretKey, backend: new MemoryBackend({ maxSessions: 50_000 }) })
  */
 export class MemoryBackend extends SessionBackend {
   private readonly entries = new Map<string, Entry>();
-  /** owner → (storage key → createdAt) */
-  private readonly owners = new Map<string, Map<string, number>>();
+  /** owner → (storage key → index entry) */
+  private readonly owners = new Map<string, Map<string, IndexEntry>>();
   private readonly maxSessions: number;
+  private readonly maxProtected: number;
+  private readonly batch: number;
   private readonly sweepMs: number;
   private timer: NodeJS.Timeout | undefined;
   private clock = 0;
+  private protectedCount = 0;
 
   constructor(options: MemoryBackendOptions = {}) {
     super();
@@ -56,6 +81,8 @@ export class MemoryBackend extends SessionBackend {
       );
     }
     this.maxSessions = maxSessions;
+    this.maxProtected = Math.floor(maxSessions * PROTECTED_SHARE);
+    this.batch = Math.floor(maxSessions * BATCH_SHARE);
     this.sweepMs = sweepIntervalSeconds * 1000;
   }
 
@@ -66,7 +93,9 @@ export class MemoryBackend extends SessionBackend {
 
   async read(id: string): Promise<SessionData | null> {
     const entry = this.live(id);
-    return entry ? JSON.parse(entry.json) : null;
+    if (!entry) return null;
+    this.use(entry);
+    return JSON.parse(entry.json);
   }
 
   async write(id: string, data: SessionData, ttlSeconds: number): Promise<void> {
@@ -74,22 +103,26 @@ export class MemoryBackend extends SessionBackend {
   }
 
   async destroy(id: string): Promise<void> {
-    this.entries.delete(id);
+    this.remove(id);
   }
 
   async clear(): Promise<void> {
     this.entries.clear();
     this.owners.clear();
+    this.protectedCount = 0;
   }
 
   override async touch(id: string, ttlSeconds: number): Promise<void> {
     const entry = this.live(id);
-    if (entry) entry.expiresAt = Date.now() + ttlSeconds * 1000;
+    if (!entry) return;
+    this.use(entry);
+    entry.expiresAt = Date.now() + ttlSeconds * 1000;
   }
 
   override async readAndTouch(id: string, ttlSeconds: number): Promise<SessionData | null> {
     const entry = this.live(id);
     if (!entry) return null;
+    this.use(entry);
     entry.expiresAt = Date.now() + ttlSeconds * 1000;
     return JSON.parse(entry.json);
   }
@@ -99,8 +132,19 @@ export class MemoryBackend extends SessionBackend {
     if (!entry) return false;
     const data = JSON.parse(entry.json) as SessionData;
     for (const key of delta.unset) delete data[key];
-    Object.assign(data, delta.set);
-    this.store(id, JSON.stringify(data), ttlSeconds);
+    // Defined, not assigned: a key named "__proto__" stays plain data instead
+    // of reaching the prototype setter.
+    for (const key of Object.keys(delta.set)) {
+      Object.defineProperty(data, key, {
+        value: delta.set[key],
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    }
+    this.use(entry);
+    entry.json = JSON.stringify(data);
+    entry.expiresAt = Date.now() + ttlSeconds * 1000;
     return true;
   }
 
@@ -110,15 +154,39 @@ export class MemoryBackend extends SessionBackend {
     data: SessionData,
     ttlSeconds: number,
   ): Promise<boolean> {
-    this.entries.delete(oldId);
-    this.store(newId, JSON.stringify(data), ttlSeconds);
+    const entry = this.live(oldId);
+    if (!entry) return false;
+    const json = JSON.stringify(data);
+    if (oldId !== newId) {
+      this.remove(newId);
+      this.entries.delete(oldId);
+      // The record keeps its segment: a new id is not a new session.
+      this.entries.set(newId, entry);
+    }
+    entry.json = json;
+    entry.expiresAt = Date.now() + ttlSeconds * 1000;
+    entry.used = ++this.clock;
     return true;
   }
 
-  override async indexAdd(owner: string, id: string, createdAt: number): Promise<void> {
+  override async indexAdd(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+  ): Promise<void> {
+    const now = Date.now();
     let sessions = this.owners.get(owner);
     if (!sessions) this.owners.set(owner, (sessions = new Map()));
-    sessions.set(id, createdAt);
+    else this.prune(sessions, now);
+    const deadline = now + ttlSeconds * 1000;
+    const existing = sessions.get(id);
+    if (existing) {
+      existing.createdAt = createdAt;
+      existing.deadline = deadline;
+    } else {
+      sessions.set(id, { createdAt, deadline });
+    }
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {
@@ -132,14 +200,22 @@ export class MemoryBackend extends SessionBackend {
     const sessions = this.owners.get(owner);
     if (!sessions) return [];
     const now = Date.now();
-    const list: IndexedSession[] = [];
-    for (const [id, createdAt] of sessions) {
-      const entry = this.entries.get(id);
-      if (entry && entry.expiresAt > now) list.push({ id, createdAt, expiresAt: entry.expiresAt });
-      else sessions.delete(id);
-    }
+    this.prune(sessions, now);
     if (sessions.size === 0) this.owners.delete(owner);
+    const list: IndexedSession[] = [];
+    for (const [id, { createdAt }] of sessions) {
+      list.push({ id, createdAt, expiresAt: this.entries.get(id)!.expiresAt });
+    }
     return list;
+  }
+
+  override async indexDestroy(owner: string, ids: readonly string[]): Promise<void> {
+    const sessions = this.owners.get(owner);
+    for (const id of ids) {
+      this.remove(id);
+      sessions?.delete(id);
+    }
+    if (sessions && sessions.size === 0) this.owners.delete(owner);
   }
 
   override async close(): Promise<void> {
@@ -151,12 +227,20 @@ export class MemoryBackend extends SessionBackend {
   sweep(): void {
     const now = Date.now();
     for (const [id, entry] of this.entries) {
-      if (entry.expiresAt <= now) this.entries.delete(id);
+      if (entry.expiresAt <= now) this.remove(id, entry);
     }
-    // The index follows: entries of sessions that expired or were evicted go too.
+    // The index follows: entries of sessions that ended, or past their deadline, go too.
     for (const [owner, sessions] of this.owners) {
-      for (const id of sessions.keys()) if (!this.entries.has(id)) sessions.delete(id);
+      this.prune(sessions, now);
       if (sessions.size === 0) this.owners.delete(owner);
+    }
+  }
+
+  /** Drops index entries whose session ended or whose deadline passed. */
+  private prune(sessions: Map<string, IndexEntry>, now: number): void {
+    for (const [id, { deadline }] of sessions) {
+      const entry = this.entries.get(id);
+      if (deadline <= now || !entry || entry.expiresAt <= now) sessions.delete(id);
     }
   }
 
@@ -164,24 +248,43 @@ export class MemoryBackend extends SessionBackend {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {
-      this.entries.delete(id);
+      this.remove(id, entry);
       return undefined;
     }
-    entry.used = ++this.clock;
     return entry;
+  }
+
+  /**
+   * A use after the write that created the record: most recent in its
+   * segment, and promoted out of probation. Only a flag changes, never the
+   * Map: deleting and re-adding keys churns V8's hash table, which costs far
+   * more than the operation itself once it is large.
+   */
+  private use(entry: Entry): void {
+    entry.used = ++this.clock;
+    if (entry.kept) return;
+    entry.kept = true;
+    this.protectedCount += 1;
+    if (this.protectedCount > this.maxProtected) this.demote();
+  }
+
+  private remove(id: string, entry = this.entries.get(id)): void {
+    if (!entry) return;
+    this.entries.delete(id);
+    if (entry.kept) this.protectedCount -= 1;
   }
 
   private store(id: string, json: string, ttlSeconds: number): void {
     const expiresAt = Date.now() + ttlSeconds * 1000;
     const entry = this.entries.get(id);
     if (entry) {
-      // Updated in place: deleting and re-adding Map keys churns V8's hash
-      // table, which costs far more than the write itself once it is large.
+      // Updated in place (see `use`). Writing is not evidence of a later
+      // request, so the record stays in its segment.
       entry.json = json;
       entry.expiresAt = expiresAt;
       entry.used = ++this.clock;
     } else {
-      this.entries.set(id, { json, expiresAt, used: ++this.clock });
+      this.entries.set(id, { json, expiresAt, used: ++this.clock, kept: false });
       if (this.entries.size > this.maxSessions) this.evict();
     }
     if (!this.timer) {
@@ -191,15 +294,37 @@ export class MemoryBackend extends SessionBackend {
   }
 
   /**
-   * Back under `maxSessions`: expired sessions go first, then the least
-   * recently used, a small batch at a time so the sort is paid rarely.
+   * Back under `maxSessions`: expired sessions go first, then probation's
+   * least recently used, and protected ones only if probation runs out; a
+   * small batch at a time so the sort is paid rarely.
    */
   private evict(): void {
     this.sweep();
     const excess = this.entries.size - this.maxSessions;
     if (excess <= 0) return;
-    const count = Math.max(excess, Math.floor(this.maxSessions * EVICT_SHARE));
-    const oldest = [...this.entries].sort((a, b) => a[1].used - b[1].used).slice(0, count);
-    for (const [id] of oldest) this.entries.delete(id);
+    const victims = this.oldest(false, Math.max(excess, this.batch));
+    if (victims.length < excess) victims.push(...this.oldest(true, excess - victims.length));
+    for (const [id, entry] of victims) this.remove(id, entry);
+  }
+
+  /**
+   * The protected segment is over its share: its least recently used move
+   * back to probation, a small batch at a time, as probation's most recent
+   * (in their order), so they get a second chance before eviction.
+   */
+  private demote(): void {
+    const count = Math.max(this.protectedCount - this.maxProtected, this.batch);
+    for (const [, entry] of this.oldest(true, count)) {
+      entry.kept = false;
+      entry.used = ++this.clock;
+      this.protectedCount -= 1;
+    }
+  }
+
+  /** The `count` least recently used records of one segment, oldest first. */
+  private oldest(kept: boolean, count: number): [string, Entry][] {
+    const segment: [string, Entry][] = [];
+    for (const pair of this.entries) if (pair[1].kept === kept) segment.push(pair);
+    return segment.sort((a, b) => a[1].used - b[1].used).slice(0, count);
   }
 }

@@ -158,6 +158,43 @@ describe('SessionModule', () => {
     });
   });
 
+  describe('cookie options that browsers require', () => {
+    it('sets a __Host- cookie with Secure and Path=/, without Domain', async () => {
+      app = await createApp({
+        imports: [
+          SessionModule.forRoot({
+            secretKey: SECRET,
+            cookieName: '__Host-sid',
+            cookieHttpsOnly: true,
+            maxAge: 34_560_000,
+          }),
+        ],
+        controllers: [CounterController],
+      });
+      const res = await request(app.getHttpServer()).get('/count').expect(200);
+      const cookie = sessionSetCookie(res, '__Host-sid')!;
+      expect(cookie.attributes).toMatchObject({ secure: true, path: '/', 'max-age': '34560000' });
+      expect(cookie.attributes).not.toHaveProperty('domain');
+    });
+
+    it('sets SameSite=None with Secure, and logs no warning', async () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      app = await createApp({
+        imports: [
+          SessionModule.forRoot({
+            secretKey: SECRET,
+            cookieHttpsOnly: true,
+            cookie: { sameSite: 'none' },
+          }),
+        ],
+        controllers: [CounterController],
+      });
+      const res = await request(app.getHttpServer()).get('/count').expect(200);
+      expect(sessionSetCookie(res)!.attributes).toMatchObject({ secure: true, samesite: 'None' });
+      expect(warn).not.toHaveBeenCalled();
+    });
+  });
+
   describe('forRootAsync', () => {
     it('builds the options with useFactory from a provider of an imported module', async () => {
       app = await createApp({
@@ -309,6 +346,42 @@ describe('SessionModule', () => {
         { secretKey: SECRET, cookie: { domain: 'a.com; Secure' } },
         /domain/,
       ],
+      ['maxAge over 400 days', { secretKey: SECRET, maxAge: 34_560_001 }, /maxAge.*400 days/],
+      [
+        "sameSite: 'none' without cookieHttpsOnly",
+        { secretKey: SECRET, cookie: { sameSite: 'none' } },
+        /cookie.sameSite.*cookieHttpsOnly/,
+      ],
+      [
+        'a __Host- cookieName without cookieHttpsOnly',
+        { secretKey: SECRET, cookieName: '__Host-sid' },
+        /cookieName.*__Host-sid.*cookieHttpsOnly/,
+      ],
+      [
+        'a __Host- cookieName with a cookie.path other than /',
+        {
+          secretKey: SECRET,
+          cookieName: '__Host-sid',
+          cookieHttpsOnly: true,
+          cookie: { path: '/a' },
+        },
+        /cookie.path.*__Host-sid/,
+      ],
+      [
+        'a __host- cookieName (any case) with a cookie.domain',
+        {
+          secretKey: SECRET,
+          cookieName: '__host-sid',
+          cookieHttpsOnly: true,
+          cookie: { domain: 'example.com' },
+        },
+        /cookie.domain.*__host-sid/,
+      ],
+      [
+        'a __Secure- cookieName without cookieHttpsOnly',
+        { secretKey: SECRET, cookieName: '__SECURE-sid' },
+        /cookieName.*__SECURE-sid.*cookieHttpsOnly/,
+      ],
     ])('%s', async (_name, options, pattern) => {
       const failure = await compile(options).then(
         () => undefined,
@@ -316,6 +389,18 @@ describe('SessionModule', () => {
       );
       expect(failure).toBeInstanceOf(SessionOptionsError);
       expect((failure as Error).message).toMatch(pattern);
+    });
+
+    it('fails in forRootAsync too, when the factory returns a broken cookie prefix', async () => {
+      await expect(
+        Test.createTestingModule({
+          imports: [
+            SessionModule.forRootAsync({
+              useFactory: () => ({ secretKey: SECRET, cookieName: '__Secure-sid' }),
+            }),
+          ],
+        }).compile(),
+      ).rejects.toThrow(SessionOptionsError);
     });
 
     it('refuses a secretKey shorter than 32 characters when NODE_ENV=production', async () => {

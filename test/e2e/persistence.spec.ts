@@ -10,8 +10,42 @@ interface Profile {
   tags: string[];
 }
 
+class Point {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
+}
+
+/** `levels` arrays wrapped around an empty one. */
+function nestedArrays(levels: number): unknown[] {
+  let value: unknown[] = [];
+  for (let level = 0; level < levels; level++) value = [value];
+  return value;
+}
+
+function depthOf(value: unknown): number {
+  let depth = 0;
+  for (let inner = value; Array.isArray(inner); inner = inner[0]) depth++;
+  return depth;
+}
+
 function unrepresentable(kind: string): unknown {
   switch (kind) {
+    case 'map':
+      return new Map([['a', 1]]);
+    case 'set':
+      return new Set([1]);
+    case 'class-instance':
+      return { at: new Point(1, 2) };
+    case 'typed-array':
+      return new Uint8Array([1]);
+    case 'array-hole':
+      return new Array(3);
+    case 'toJSON-undefined':
+      return { total: { toJSON: () => undefined } };
+    case 'too-deep':
+      return nestedArrays(100_000);
     case 'bigint':
       return 10n;
     case 'function':
@@ -125,6 +159,22 @@ class PersistenceController {
         has: session.has('bad'),
       };
     }
+  }
+
+  @Get('set-json')
+  setJson(
+    @Session() session: Session,
+    @Query('key') key: string,
+    @Query('json') json: string,
+  ): { ok: true } {
+    session.set(key, JSON.parse(json));
+    return { ok: true };
+  }
+
+  @Get('set-deep')
+  setDeep(@Session() session: Session, @Query('levels') levels: string): { ok: true } {
+    session.set('deep', nestedArrays(Number(levels)));
+    return { ok: true };
   }
 
   @Get('bad-value-uncaught')
@@ -270,7 +320,20 @@ describe('persistence', () => {
     expect(after.body.data).toMatchObject({ user: 'alice', a: 'a', b: 'b' });
   });
 
-  it.each(['bigint', 'function', 'circular', 'nan', 'nested-bigint'])(
+  it.each([
+    'bigint',
+    'function',
+    'circular',
+    'nan',
+    'nested-bigint',
+    'map',
+    'set',
+    'class-instance',
+    'typed-array',
+    'array-hole',
+    'toJSON-undefined',
+    'too-deep',
+  ])(
     'refuses a %s value with an error naming the key, leaving the session and the store untouched',
     async (kind) => {
       const cookie = await login();
@@ -289,5 +352,32 @@ describe('persistence', () => {
     const after = await get('/read', cookie).expect(200);
     expect(after.body.data.user).toBe('changed');
     expect(after.body.data.bad).toBeUndefined();
+  });
+
+  it('refuses the key "__proto__" with a 500, changing nothing', async () => {
+    const cookie = await login();
+    await get('/set?key=__proto__&value=x', cookie).expect(500);
+    expect(backend.writes).toBe(0);
+    const after = await get('/read', cookie).expect(200);
+    expect(after.body.data).toEqual({ user: 'alice', profile: { name: 'Alice', tags: ['a'] } });
+  });
+
+  it('stores a nested "__proto__" key from parsed JSON as plain data', async () => {
+    const cookie = await login();
+    const json = JSON.stringify({ theme: 'dark' }).replace('{', '{"__proto__":{"admin":true},');
+    await get(`/set-json?key=prefs&json=${encodeURIComponent(json)}`, cookie).expect(200);
+    const after = await get('/read', cookie).expect(200);
+    const prefs = after.body.data.prefs as Record<string, unknown>;
+    expect(Object.hasOwn(prefs, '__proto__')).toBe(true);
+    expect(JSON.stringify(prefs)).toBe('{"__proto__":{"admin":true},"theme":"dark"}');
+    expect(after.body.data.admin).toBeUndefined();
+  });
+
+  it('stores 2,000 levels of nested arrays', async () => {
+    const cookie = await login();
+    await get('/set-deep?levels=2000', cookie).expect(200);
+    expect(backend.writes).toBe(1);
+    const after = await get('/read', cookie).expect(200);
+    expect(depthOf(after.body.data.deep)).toBe(2001);
   });
 });
