@@ -30,7 +30,15 @@ interface IndexEntry {
   createdAt: number;
   /** When the entry stops counting unless it is added again (ms since the epoch). */
   deadline: number;
+  /** When it was last added (ms since the epoch). */
+  addedAt: number;
 }
+
+/**
+ * How long an entry whose record is missing is kept: the module indexes a
+ * session just before writing it, so a missing record may be one on its way.
+ */
+const INDEX_GRACE_MS = 10_000;
 
 /** Share of `maxSessions` evicted (or demoted) at once when a bound is passed (at least one). */
 const BATCH_SHARE = 0.05;
@@ -184,8 +192,9 @@ export class MemoryBackend extends SessionBackend {
     if (existing) {
       existing.createdAt = createdAt;
       existing.deadline = deadline;
+      existing.addedAt = now;
     } else {
-      sessions.set(id, { createdAt, deadline });
+      sessions.set(id, { createdAt, deadline, addedAt: now });
     }
   }
 
@@ -204,7 +213,8 @@ export class MemoryBackend extends SessionBackend {
     if (sessions.size === 0) this.owners.delete(owner);
     const list: IndexedSession[] = [];
     for (const [id, { createdAt }] of sessions) {
-      list.push({ id, createdAt, expiresAt: this.entries.get(id)!.expiresAt });
+      const entry = this.entries.get(id);
+      if (entry && entry.expiresAt > now) list.push({ id, createdAt, expiresAt: entry.expiresAt });
     }
     return list;
   }
@@ -236,11 +246,16 @@ export class MemoryBackend extends SessionBackend {
     }
   }
 
-  /** Drops index entries whose session ended or whose deadline passed. */
+  /**
+   * Drops index entries whose deadline passed or whose session ended, but
+   * not an entry added moments ago whose record may still be on its way:
+   * dropping that one would hide a live session from "log out everywhere".
+   */
   private prune(sessions: Map<string, IndexEntry>, now: number): void {
-    for (const [id, { deadline }] of sessions) {
+    for (const [id, { deadline, addedAt }] of sessions) {
       const entry = this.entries.get(id);
-      if (deadline <= now || !entry || entry.expiresAt <= now) sessions.delete(id);
+      const ended = !entry || entry.expiresAt <= now;
+      if (deadline <= now || (ended && now - addedAt > INDEX_GRACE_MS)) sessions.delete(id);
     }
   }
 
