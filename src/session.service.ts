@@ -512,25 +512,25 @@ export class SessionService {
 
   /**
    * Writes a stored session's changes and new metadata; false when its record
-   * is gone. With `patch`, only the changed keys, atomically. Without, a
-   * changed session is rewritten whole (last writer wins), and a metadata
-   * refresh re-reads the record first, so it never writes back old data.
+   * is gone. With `patch`, only the changed keys, atomically. Without it, the
+   * record is re-read and the changes applied to what is stored now, so the
+   * window in which another request's change or a logout can be lost shrinks
+   * from the whole request to one round trip.
    */
   private async update(session: Session, meta: RecordMeta, ttl: number): Promise<boolean> {
     const key = session._storageKey;
     if (meta.i === undefined) delete meta.i;
+    const set: Record<string, unknown> = { [META_KEY]: meta };
+    for (const name of session._changed) defineValue(set, name, session._data[name]);
     if (this.backend.patch) {
-      const set: Record<string, unknown> = { [META_KEY]: meta };
-      for (const name of session._changed) defineValue(set, name, session._data[name]);
       return this.backend.patch(key, { set, unset: [...session._deleted] }, ttl);
-    }
-    if (session._modified) {
-      await this.backend.write(key, this.record(session, meta), ttl);
-      return true;
     }
     const current = await this.backend.read(key);
     if (current === null || !this.metaOf(current, key)) return false;
-    await this.backend.write(key, { ...current, [META_KEY]: meta }, ttl);
+    const record: SessionData = { ...current };
+    for (const name of session._deleted) delete record[name];
+    for (const [name, value] of Object.entries(set)) defineValue(record, name, value);
+    await this.backend.write(key, record, ttl);
     return true;
   }
 
