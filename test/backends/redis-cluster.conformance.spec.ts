@@ -34,9 +34,13 @@ describeBackendConformance(
         },
         survives: async () => (await cluster.exists(foreignKey)) === 1,
       },
+      corrupt: async (id) => {
+        await cluster.set(`${prefix}{${id}}`, 'not JSON', 'EX', 60);
+      },
+      stored: async (id) => (await cluster.exists(`${prefix}{${id}}`)) === 1,
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close', 'index'],
+  ['readAndTouch', 'patch', 'rename', 'close', 'index', 'unreadable'],
 );
 
 describe('RedisBackend on a Cluster', () => {

@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
+import type { SessionData } from '../../src/backends/session-backend.js';
 import { adminClient, redisUrl, uniquePrefix } from '../support/redis-clients.js';
 import { freePort, startRedis } from '../support/redis-server.js';
 import { storageKey } from './backend-conformance.js';
@@ -53,6 +54,89 @@ describe('RedisBackend', () => {
       expect(await admin.ttl(prefix + id)).toBeLessThanOrEqual(50);
     });
 
+    it('patches byte for byte: the result is exactly what a write of the merged data stores', async () => {
+      const id = storageKey();
+      const before = { a: 1, '\ud83d': 'lone', text: 'é\u2028"\\', list: [[[]]] };
+      await backend.write(id, before, 100);
+      const delta = { set: { text: { deep: '\ude00' }, z: -0.5 }, unset: ['a', 'absent'] };
+      await expect(backend.patch(id, delta, 100)).resolves.toBe(true);
+      const merged = { '\ud83d': 'lone', text: { deep: '\ude00' }, list: [[[]]], z: -0.5 };
+      const reference = storageKey();
+      await backend.write(reference, merged, 100);
+      await expect(admin.get(prefix + id)).resolves.toBe(await admin.get(prefix + reference));
+    });
+
+    it('patches random records of JSON-special characters exactly as a write would store them', async () => {
+      // A small deterministic generator (xorshift), so a failure can be replayed.
+      let seed = 0x2545f491;
+      const random = (n: number) => {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        return (seed >>> 0) % n;
+      };
+      const alphabet = ['"', '\\', '\\\\', '\\"', 'a', ',', ':', '{', '}', '[', ']', ' ', '\n'];
+      alphabet.push('\u2028', '\ud83d', '\ude00', '😀', '\u0000', 'é');
+      const text = () =>
+        Array.from({ length: random(6) }, () => alphabet[random(alphabet.length)]).join('');
+      const value = (depth: number): unknown => {
+        switch (random(depth > 3 ? 3 : 5)) {
+          case 0:
+            return text();
+          case 1:
+            return random(1000) - 500;
+          case 2:
+            return [true, false, null][random(3)];
+          case 3:
+            return Array.from({ length: random(3) }, () => value(depth + 1));
+          default:
+            return Object.fromEntries(
+              Array.from({ length: random(3) }, () => [text(), value(depth + 1)]),
+            );
+        }
+      };
+      const names = Array.from({ length: 12 }, text);
+      const id = storageKey();
+      const reference = storageKey();
+      let data: SessionData = {};
+      await backend.write(id, data, 60);
+      for (let round = 0; round < 60; round += 1) {
+        const set: SessionData = {};
+        for (let i = random(4); i > 0; i -= 1) set[names[random(names.length)]] = value(0);
+        const unset = Array.from({ length: random(3) }, () => names[random(names.length)]);
+        await expect(backend.patch(id, { set, unset }, 60)).resolves.toBe(true);
+        data = { ...data };
+        for (const name of unset) delete data[name];
+        data = { ...data, ...set };
+        await backend.write(reference, data, 60);
+        const [patched, written] = await Promise.all([
+          admin.get(prefix + id),
+          admin.get(prefix + reference),
+        ]);
+        // Byte for byte: kept keys keep their place, new ones go last, as in the spread above.
+        expect(patched).toBe(written);
+        await expect(backend.read(id)).resolves.toEqual(data);
+      }
+    });
+
+    it('patches a record spelled with JSON whitespace, as read accepts it', async () => {
+      const id = storageKey();
+      await admin.set(prefix + id, ' { "a" : "1" ,\n "b":" [ 2 ]\\n" } ', 'EX', 60);
+      await expect(backend.read(id)).resolves.toEqual({ a: 1, b: [2] });
+      await expect(backend.patch(id, { set: { c: 3 }, unset: ['a'] }, 60)).resolves.toBe(true);
+      await expect(backend.read(id)).resolves.toEqual({ b: [2], c: 3 });
+    });
+
+    it('stores a lone surrogate in a key name as an ASCII escape, so the bytes are valid UTF-8', async () => {
+      const id = storageKey();
+      await backend.write(id, { '\ud83d': '\ude00' }, 60);
+      const bytes = await admin.getBuffer(prefix + id);
+      expect(bytes!.toString('latin1')).toBe(
+        JSON.stringify({ '\ud83d': JSON.stringify('\ude00') }),
+      );
+      expect([...bytes!].every((b) => b < 0x80)).toBe(true);
+    });
+
     it('uses millisecond precision for a TTL that is not whole seconds', async () => {
       const id = storageKey();
       await backend.write(id, { a: 1 }, 2.5);
@@ -62,32 +146,81 @@ describe('RedisBackend', () => {
     });
   });
 
-  describe('corrupt records', () => {
+  describe('unreadable records', () => {
     const corrupt = {
       'not JSON': '{"userId": nope',
       'JSON but not an object': '[1,2,3]',
       'a JSON null': 'null',
+      'an empty string': '',
       'a field that is not a string': '{"userId":123}',
       'a field that is not valid JSON': '{"userId":"{not json"}',
+      'a field holding an empty string': '{"userId":""}',
+      'a truncated record': '{"userId":"\\"ann',
+      'text after the object': '{"userId":"1"}x',
+      'a missing comma': '{"a":"1" "b":"2"}',
     };
 
+    function quietWarnings() {
+      return jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    }
+
     it.each(Object.entries(corrupt))(
-      'reads %s as missing, logs a warning without the value or key, and leaves it alone',
+      'reads %s as missing, logs a warning without the value or key, and removes it',
       async (_what, raw) => {
-        const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+        const warn = quietWarnings();
         const id = storageKey();
         await admin.set(prefix + id, raw, 'EX', 60);
         await expect(backend.read(id)).resolves.toBeNull();
-        await expect(backend.readAndTouch(id, 60)).resolves.toBeNull();
-        await expect(backend.patch(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
-        expect(warn).toHaveBeenCalledTimes(2);
+        await expect(admin.exists(prefix + id)).resolves.toBe(0);
+        expect(warn).toHaveBeenCalledTimes(1);
         const logged = String(warn.mock.calls[0][0]);
         expect(logged).toContain(id.slice(0, 8));
         expect(logged).not.toContain(id);
-        expect(logged).not.toContain(raw);
-        await expect(admin.get(prefix + id)).resolves.toBe(raw);
+        if (raw !== '') expect(logged).not.toContain(raw);
+
+        await admin.set(prefix + id, raw, 'EX', 60);
+        await expect(backend.readAndTouch(id, 60)).resolves.toBeNull();
+        await expect(admin.exists(prefix + id)).resolves.toBe(0);
+        expect(warn).toHaveBeenCalledTimes(2);
       },
     );
+
+    it.each(Object.entries(corrupt))(
+      'patch resolves false for %s, logs a warning and removes it, creating nothing',
+      async (_what, raw) => {
+        const warn = quietWarnings();
+        const id = storageKey();
+        await admin.set(prefix + id, raw, 'EX', 60);
+        await expect(backend.patch(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
+        await expect(admin.exists(prefix + id)).resolves.toBe(0);
+        expect(warn).toHaveBeenCalledTimes(1);
+      },
+    );
+
+    it('treats a key of another type (a hash) the same way, in read, readAndTouch and patch', async () => {
+      const warn = quietWarnings();
+      const id = storageKey();
+      const calls = [
+        () => backend.read(id),
+        () => backend.readAndTouch(id, 60),
+        () => backend.patch(id, { set: { a: 1 }, unset: [] }, 60),
+      ];
+      for (const call of calls) {
+        await admin.hset(prefix + id, 'field', 'value');
+        await expect(call()).resolves.toBeFalsy();
+        await expect(admin.exists(prefix + id)).resolves.toBe(0);
+      }
+      expect(warn).toHaveBeenCalledTimes(3);
+    });
+
+    it('tells a missing record (no warning) from an unreadable one', async () => {
+      const warn = quietWarnings();
+      await expect(backend.patch(storageKey(), { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
+        false,
+      );
+      await expect(backend.read(storageKey())).resolves.toBeNull();
+      expect(warn).not.toHaveBeenCalled();
+    });
   });
 
   describe('clients', () => {
@@ -146,6 +279,10 @@ async function commandStats(client: Redis): Promise<Record<string, number>> {
   return stats;
 }
 
+/**
+ * Commands Redis ran during `action`, from INFO commandstats (which also
+ * counts the commands a Lua script or a MULTI runs).
+ */
 async function commandsDuring(client: Redis, action: () => Promise<unknown>) {
   const before = await commandStats(client);
   await action();
