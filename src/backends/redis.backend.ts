@@ -222,6 +222,19 @@ const PATCH_SHA = sha1(PATCH_SCRIPT);
 const PATCH_UNREADABLE = -1;
 
 /**
+ * Moves a record to a new key only if the old one still exists, in one atomic
+ * step (single node only: both keys must be in one slot).
+ * KEYS[1] the old record, KEYS[2] the new one; ARGV: 'EX' | 'PX', ttl, value.
+ */
+const RENAME_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], ARGV[1], ARGV[2])
+if KEYS[1] ~= KEYS[2] then redis.call('UNLINK', KEYS[1]) end
+return 1
+`;
+const RENAME_SHA = sha1(RENAME_SCRIPT);
+
+/**
  * Adds a session to a user's index (a hash: storage key → creation time) and
  * makes sure the index lives at least ARGV[3] ms, never shortening it.
  * KEYS[1] the index; ARGV: storage key, createdAt, ttl in ms.
@@ -397,11 +410,12 @@ export class RedisBackend extends SessionBackend {
   }
 
   /**
-   * Stores `data` under `newId` and removes `oldId`. On a single node this is
-   * one MULTI/EXEC transaction. On a Cluster the two keys live in different
-   * slots, so the new record is written first and the old one deleted after:
-   * not atomic, but a failure in between leaves the old record to expire,
-   * never a session without a record.
+   * Stores `data` under `newId` and removes `oldId`, only if `oldId` still
+   * has a record; resolves whether it did. On a single node this is one
+   * atomic script. On a Cluster the two keys live in different slots, so the
+   * old record is unlinked first and the new one written only if that
+   * removed something: two round trips, and a failure in between ends the
+   * session rather than leaving two copies of it.
    */
   override async rename(
     oldId: string,
@@ -412,23 +426,15 @@ export class RedisBackend extends SessionBackend {
     const [unit, amount] = expiry(ttlSeconds);
     const oldKey = this.key(oldId);
     const newKey = this.key(newId);
-    const value = encode(data);
     if (this.cluster) {
+      const removed = await this.run((redis) => redis.unlink(oldKey));
+      if (removed === 0) return false;
       await this.write(newId, data, ttlSeconds);
-      if (oldKey !== newKey) await this.destroy(oldId);
       return true;
     }
-    const replies = await this.run((redis) => {
-      const tx = redis.multi();
-      if (unit === 'EX') tx.set(newKey, value, 'EX', amount);
-      else tx.set(newKey, value, 'PX', amount);
-      if (oldKey !== newKey) tx.unlink(oldKey);
-      return tx.exec();
-    });
-    const failed = replies?.find(([error]) => error);
-    if (failed) throw failed[0];
-    if (!replies) throw new Error('Redis aborted the rename transaction');
-    return true;
+    const args = [unit, String(amount), encode(data)];
+    const result = await this.script(RENAME_SHA, RENAME_SCRIPT, [oldKey, newKey], args);
+    return Number(result) === 1;
   }
 
   /** Removes every key under this backend's prefix, with SCAN (never KEYS or FLUSHDB). */

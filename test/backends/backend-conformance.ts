@@ -374,18 +374,36 @@ export function describeBackendConformance(
 
     if (has('rename'))
       describe('rename', () => {
-        it('stores the data under the new id and removes the old one', async () => {
+        it('stores the data under the new id and removes the old one, resolving true', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
           await backend.write(oldId, { a: 1 }, 60);
-          await backend.rename!(oldId, newId, { a: 1, b: TRICKY }, 60);
+          await expect(backend.rename!(oldId, newId, { a: 1, b: TRICKY }, 60)).resolves.toBe(true);
           await expect(backend.read(oldId)).resolves.toBeNull();
           await expect(backend.read(newId)).resolves.toEqual({ a: 1, b: TRICKY });
         });
 
-        it('works when the old record is already gone', async () => {
+        it('resolves false and writes nothing when the old record never existed', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
-          await backend.rename!(oldId, newId, { a: 1 }, 60);
-          await expect(backend.read(newId)).resolves.toEqual({ a: 1 });
+          await expect(backend.rename!(oldId, newId, { a: 1 }, 60)).resolves.toBe(false);
+          await expect(backend.read(newId)).resolves.toBeNull();
+          await expect(backend.read(oldId)).resolves.toBeNull();
+        });
+
+        it('resolves false and writes nothing when the old record was destroyed', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          await backend.write(oldId, { a: 1 }, 60);
+          await backend.destroy(oldId);
+          await expect(backend.rename!(oldId, newId, { a: 2 }, 60)).resolves.toBe(false);
+          await expect(backend.read(newId)).resolves.toBeNull();
+          await expect(backend.read(oldId)).resolves.toBeNull();
+        });
+
+        it('round-trips every JavaScript string', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          const data = oddData();
+          await backend.write(oldId, { a: 1 }, 60);
+          await expect(backend.rename!(oldId, newId, data, 60)).resolves.toBe(true);
+          expectSameData(await backend.read(newId), data);
         });
       });
 

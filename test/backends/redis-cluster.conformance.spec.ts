@@ -97,8 +97,11 @@ describe('RedisBackend on a Cluster', () => {
       [oldId, newId] = [storageKey(), storageKey()];
     }
     await backend.write(oldId, { user: 'ann' }, 60);
-    await backend.rename(oldId, newId, { user: 'ann', renamed: true }, 60);
+    await expect(backend.rename(oldId, newId, { user: 'ann', renamed: true }, 60)).resolves.toBe(
+      true,
+    );
     await expect(backend.read(oldId)).resolves.toBeNull();
     await expect(backend.read(newId)).resolves.toEqual({ user: 'ann', renamed: true });
+    await expect(backend.rename(oldId, storageKey(), { user: 'ann' }, 60)).resolves.toBe(false);
   });
 });

@@ -295,6 +295,22 @@ async function commandsDuring(client: Redis, action: () => Promise<unknown>) {
   return delta;
 }
 
+/**
+ * Round trips `action` makes on the backend's connection: how many times it
+ * writes to the socket (a MULTI/EXEC or a pipeline is one write), checking
+ * that it never waited for a reply in between.
+ */
+async function roundTripsDuring(backend: RedisBackend, action: () => Promise<unknown>) {
+  const { stream } = (backend as unknown as { client: Redis }).client;
+  const write = jest.spyOn(stream, 'write');
+  try {
+    await action();
+    return write.mock.calls.length;
+  } finally {
+    write.mockRestore();
+  }
+}
+
 describe('RedisBackend round trips (own redis-server, so no other suite adds commands)', () => {
   let server: Server;
   let admin: Redis;
@@ -306,9 +322,10 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     admin = new Redis(server.url);
     backend = new RedisBackend({ port: server.port, host: '127.0.0.1' });
     // Warm up: the connection handshake (HELLO, INFO, CLIENT SETINFO) and the
-    // first patch (EVALSHA, NOSCRIPT, EVAL) happen once, not per request.
+    // first run of each script (EVALSHA, NOSCRIPT, EVAL) happen once, not per request.
     await backend.write(id, { a: 1 }, 60);
     await backend.patch(id, { set: { b: 2 }, unset: [] }, 60);
+    await backend.rename(id, id, { a: 1 }, 60);
   }, 30_000);
 
   afterAll(async () => {
@@ -352,12 +369,27 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     await expect(commandsDuring(admin, () => backend.destroy(id))).resolves.toEqual({ unlink: 1 });
   });
 
-  it('rename is one MULTI/EXEC transaction', async () => {
-    const newId = storageKey();
-    await backend.write(id, { a: 1 }, 60);
+  it('rename is one EVALSHA (an atomic script checking the old record exists)', async () => {
+    const [oldId, newId] = [storageKey(), storageKey()];
+    await backend.write(oldId, { a: 1 }, 60);
     await expect(
-      commandsDuring(admin, () => backend.rename(id, newId, { a: 1 }, 60)),
-    ).resolves.toEqual({ multi: 1, set: 1, unlink: 1, exec: 1 });
+      commandsDuring(admin, () => backend.rename(oldId, newId, { a: 1 }, 60)),
+    ).resolves.toEqual({ evalsha: 1, exists: 1, set: 1, unlink: 1 });
+    await expect(
+      roundTripsDuring(backend, () => backend.rename(newId, storageKey(), { a: 1 }, 60)),
+    ).resolves.toBe(1);
+  });
+
+  it('a rename whose old record is gone writes nothing', async () => {
+    await expect(
+      commandsDuring(admin, () => backend.rename(storageKey(), storageKey(), { a: 1 }, 60)),
+    ).resolves.toEqual({ evalsha: 1, exists: 1 });
+  });
+
+  it('(the round-trip measure counts one write per command sent on its own)', async () => {
+    await expect(
+      roundTripsDuring(backend, () => Promise.all([backend.read(id), backend.destroy(id)])),
+    ).resolves.toBe(2);
   });
 });
 
