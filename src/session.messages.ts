@@ -37,6 +37,8 @@ export const messages = {
   saveFailed: () => 'Session store unavailable: could not save the session',
   corruptRecord: (storageKey: string) =>
     `Ignoring an unreadable session record (storage key ${storageKey.slice(0, 8)}…): treating it as missing`,
+  redisTransactionAborted: () =>
+    'Redis aborted a MULTI/EXEC transaction of the session store: retry the request',
 } as const;
 
 function describe(value: unknown): string {

@@ -235,11 +235,28 @@ return 1
 const RENAME_SHA = sha1(RENAME_SCRIPT);
 
 /**
- * Adds a session to a user's index (a hash: storage key → creation time) and
- * makes sure the index lives at least ARGV[3] ms, never shortening it.
- * KEYS[1] the index; ARGV: storage key, createdAt, ttl in ms.
+ * Adds a session to a user's index (a hash: storage key → "createdAt:deadline",
+ * in ms since the epoch), drops the entries whose deadline has passed (their
+ * sessions ended: the module adds an entry again before its deadline while the
+ * session lives), and makes sure the index lives at least ARGV[3] ms, never
+ * shortening it. Entries written by earlier versions hold only createdAt: they
+ * have no deadline and are left to `indexList`, which drops them once their
+ * session is gone.
+ * KEYS[1] the index; ARGV: storage key, entry value, ttl in ms, now in ms.
  */
 const INDEX_SCRIPT = `
+local now = tonumber(ARGV[4])
+local entries = redis.call('HGETALL', KEYS[1])
+local ended = {}
+for i = 1, #entries, 2 do
+  local deadline = string.match(entries[i + 1], ':(%d+)$')
+  if deadline and tonumber(deadline) <= now then ended[#ended + 1] = entries[i] end
+  if #ended == 1000 then
+    redis.call('HDEL', KEYS[1], unpack(ended))
+    ended = {}
+  end
+end
+if #ended > 0 then redis.call('HDEL', KEYS[1], unpack(ended)) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
@@ -336,8 +353,12 @@ export class RedisBackend extends SessionBackend {
   /**
    * User index: one hash per user at `prefix + 'user:{' + owner + '}'` (the
    * owner is a digest; the hash tag keeps each index in one Cluster slot),
-   * mapping storage keys to creation times. It expires on its own, no sooner
-   * than the `ttlSeconds` given (the module passes twice `maxAge`).
+   * mapping storage keys to `createdAt:deadline`, where the deadline is now
+   * plus `ttlSeconds` (the module passes twice `maxAge` and adds the entry
+   * again before then while the session lives). Each add drops the entries
+   * whose deadline has passed, in the same script, so an index holds no more
+   * than its owner's live sessions plus those ended within `ttlSeconds`. The
+   * hash expires on its own, no sooner than `ttlSeconds` from the last add.
    */
   override async indexAdd(
     owner: string,
@@ -345,7 +366,9 @@ export class RedisBackend extends SessionBackend {
     createdAt: number,
     ttlSeconds: number,
   ): Promise<void> {
-    const args = [id, String(createdAt), String(Math.max(1, Math.ceil(ttlSeconds * 1000)))];
+    const ttl = Math.max(1, Math.ceil(ttlSeconds * 1000));
+    const now = Date.now();
+    const args = [id, `${createdAt}:${now + ttl}`, String(ttl), String(now)];
     await this.script(INDEX_SHA, INDEX_SCRIPT, [this.indexKey(owner)], args);
   }
 
@@ -378,12 +401,40 @@ export class RedisBackend extends SessionBackend {
       else
         live.push({
           id,
-          createdAt: Number(entries[id]),
+          createdAt: createdAtOf(entries[id]),
           expiresAt: now + Math.max(ttls[i], 0),
         });
     });
     if (dead.length > 0) await this.run((redis) => redis.hdel(indexKey, ...dead));
     return live;
+  }
+
+  /**
+   * Ends sessions `ids` of `owner`: their records and their index entries. On
+   * a single node that is one MULTI/EXEC (one UNLINK of every record, one
+   * HDEL). On a Cluster the records live in different slots, so one UNLINK
+   * per record and the HDEL go out at once, each to its node: still one round
+   * trip of waiting, not one per session.
+   */
+  override async indexDestroy(owner: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const indexKey = this.indexKey(owner);
+    const keys = ids.map((id) => this.key(id));
+    if (this.cluster) {
+      await this.run((redis) =>
+        Promise.all([...keys.map((key) => redis.unlink(key)), redis.hdel(indexKey, ...ids)]),
+      );
+      return;
+    }
+    await this.run(async (redis) =>
+      settle(
+        await redis
+          .multi()
+          .unlink(...keys)
+          .hdel(indexKey, ...ids)
+          .exec(),
+      ),
+    );
   }
 
   /**
@@ -637,6 +688,19 @@ function decode(raw: string): SessionData | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The creation time of an index entry: `createdAt:deadline`, or a bare createdAt (earlier versions). */
+function createdAtOf(entry: string): number {
+  const colon = entry.indexOf(':');
+  return Number(colon === -1 ? entry : entry.slice(0, colon));
+}
+
+/** Throws the first error of a MULTI/EXEC, or when Redis aborted it. */
+function settle(replies: [Error | null, unknown][] | null): void {
+  if (!replies) throw new Error(messages.redisTransactionAborted());
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0];
 }
 
 function errorStartsWith(error: unknown, code: string): boolean {

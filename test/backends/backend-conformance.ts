@@ -8,7 +8,7 @@ import type { SessionBackend, SessionData } from '../../src/backends/session-bac
 
 /**
  * Optional capabilities a backend declares; the suite checks the declaration
- * is true.
+ * is true. `index` covers the whole user index, `indexDestroy` included.
  * `unreadable` is a property of the target rather than of the backend: it
  * provides `corrupt` and `stored`, so the suite can check what the backend does
  * with a record it cannot decode.
@@ -159,7 +159,7 @@ export function describeBackendConformance(
     });
 
     it('has the user index exactly when it declares it', () => {
-      const methods = ['indexAdd', 'indexRemove', 'indexList'] as const;
+      const methods = ['indexAdd', 'indexRemove', 'indexList', 'indexDestroy'] as const;
       for (const method of methods) {
         expect([method, typeof backend[method] === 'function']).toEqual([method, has('index')]);
       }
@@ -447,6 +447,31 @@ export function describeBackendConformance(
           await backend.destroy(gone);
           await sleep(1200);
           expect((await backend.indexList!(who)).map((entry) => entry.id)).toEqual([alive]);
+        });
+
+        it('indexDestroy ends the given sessions with their entries and keeps the others', async () => {
+          const [who, other] = [owner(), owner()];
+          const ended = Array.from({ length: 5 }, storageKey);
+          const [kept, othersOwn] = [storageKey(), storageKey()];
+          for (const id of [...ended, kept, othersOwn]) await backend.write(id, { id }, 60);
+          for (const id of [...ended, kept]) await backend.indexAdd!(who, id, 1, 120);
+          await backend.indexAdd!(other, othersOwn, 1, 120);
+          await backend.indexDestroy!(who, ended);
+          for (const id of ended) await expect(backend.read(id)).resolves.toBeNull();
+          await expect(backend.read(kept)).resolves.toEqual({ id: kept });
+          await expect(backend.read(othersOwn)).resolves.toEqual({ id: othersOwn });
+          // A record written again under an ended id is not listed: its entry went too.
+          await backend.write(ended[0], { back: true }, 60);
+          expect((await backend.indexList!(who)).map((entry) => entry.id)).toEqual([kept]);
+          expect((await backend.indexList!(other)).map((entry) => entry.id)).toEqual([othersOwn]);
+        });
+
+        it('indexDestroy with no ids, or an unknown owner, is not an error', async () => {
+          const id = storageKey();
+          await backend.write(id, { a: 1 }, 60);
+          await expect(backend.indexDestroy!(owner(), [])).resolves.toBeUndefined();
+          await expect(backend.indexDestroy!(owner(), [storageKey()])).resolves.toBeUndefined();
+          await expect(backend.read(id)).resolves.toEqual({ a: 1 });
         });
       });
 

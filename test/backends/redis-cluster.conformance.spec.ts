@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Cluster } from 'ioredis';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
 import { startRedisCluster } from '../support/redis-cluster.js';
@@ -103,5 +104,28 @@ describe('RedisBackend on a Cluster', () => {
     await expect(backend.read(oldId)).resolves.toBeNull();
     await expect(backend.read(newId)).resolves.toEqual({ user: 'ann', renamed: true });
     await expect(backend.rename(oldId, storageKey(), { user: 'ann' }, 60)).resolves.toBe(false);
+  });
+
+  it('indexDestroy sends every UNLINK and the HDEL at once, without waiting in between', async () => {
+    const owner = storageKey();
+    const ids = Array.from({ length: 20 }, storageKey);
+    for (const id of ids) {
+      await backend.write(id, { id }, 60);
+      await backend.indexAdd(owner, id, 1, 60);
+    }
+    const unlink = jest.spyOn(cluster, 'unlink');
+    const hdel = jest.spyOn(cluster, 'hdel');
+    try {
+      const pending = backend.indexDestroy(owner, ids);
+      // All sent before the first reply could have arrived.
+      expect(unlink).toHaveBeenCalledTimes(20);
+      expect(hdel).toHaveBeenCalledTimes(1);
+      await pending;
+    } finally {
+      jest.restoreAllMocks();
+    }
+    const left = await Promise.all(ids.map((id) => cluster.exists(`${prefix}{${id}}`)));
+    expect(left.every((n) => n === 0)).toBe(true);
+    await expect(cluster.exists(`${prefix}user:{${owner}}`)).resolves.toBe(0);
   });
 });

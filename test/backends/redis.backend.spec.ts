@@ -223,6 +223,64 @@ describe('RedisBackend', () => {
     });
   });
 
+  describe('user index', () => {
+    const owner = () => storageKey();
+    const indexKey = (who: string) => `${prefix}user:{${who}}`;
+
+    it('records each entry as createdAt:deadline, the deadline ttlSeconds from now', async () => {
+      const who = owner();
+      const id = storageKey();
+      const before = Date.now();
+      await backend.indexAdd(who, id, 1234, 120);
+      const [createdAt, deadline] = (await admin.hget(indexKey(who), id))!.split(':').map(Number);
+      expect(createdAt).toBe(1234);
+      expect(deadline).toBeGreaterThanOrEqual(before + 120_000);
+      expect(deadline).toBeLessThanOrEqual(Date.now() + 120_000);
+      const pttl = await admin.pttl(indexKey(who));
+      expect(pttl).toBeGreaterThan(115_000);
+    });
+
+    it('drops an entry whose deadline passed when another entry is added', async () => {
+      const who = owner();
+      const [long, short, added] = [storageKey(), storageKey(), storageKey()];
+      for (const id of [long, short, added]) await backend.write(id, { id }, 60);
+      await backend.indexAdd(who, long, 1, 60);
+      await backend.indexAdd(who, short, 2, 0.2);
+      await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
+      await backend.indexAdd(who, added, 3, 60);
+      await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
+      await expect(admin.hkeys(indexKey(who))).resolves.toEqual(
+        expect.arrayContaining([long, added]),
+      );
+    });
+
+    it('never shortens the index lifetime', async () => {
+      const who = owner();
+      await backend.indexAdd(who, storageKey(), 1, 600);
+      await backend.indexAdd(who, storageKey(), 1, 10);
+      await expect(admin.pttl(indexKey(who))).resolves.toBeGreaterThan(590_000);
+    });
+
+    it('still reads entries written by earlier versions (a bare createdAt), and keeps them on add', async () => {
+      const who = owner();
+      const [old, fresh] = [storageKey(), storageKey()];
+      await backend.write(old, { a: 1 }, 60);
+      await backend.write(fresh, { a: 1 }, 60);
+      await admin.hset(indexKey(who), old, '1700000000000');
+      await backend.indexAdd(who, fresh, 5, 60);
+      const list = await backend.indexList(who);
+      expect(list.map(({ id, createdAt }) => ({ id, createdAt }))).toEqual(
+        expect.arrayContaining([
+          { id: old, createdAt: 1700000000000 },
+          { id: fresh, createdAt: 5 },
+        ]),
+      );
+      expect(list).toHaveLength(2);
+    });
+  });
+
   describe('clients', () => {
     it('leaves a client it was given open on close()', async () => {
       const client = adminClient();
@@ -326,6 +384,7 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     await backend.write(id, { a: 1 }, 60);
     await backend.patch(id, { set: { b: 2 }, unset: [] }, 60);
     await backend.rename(id, id, { a: 1 }, 60);
+    await backend.indexAdd('warm-up', id, 1, 60);
   }, 30_000);
 
   afterAll(async () => {
@@ -390,6 +449,31 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     await expect(
       roundTripsDuring(backend, () => Promise.all([backend.read(id), backend.destroy(id)])),
     ).resolves.toBe(2);
+  });
+
+  it('indexAdd is one EVALSHA', async () => {
+    await expect(
+      roundTripsDuring(backend, () => backend.indexAdd('owner', storageKey(), 1, 60)),
+    ).resolves.toBe(1);
+  });
+
+  it('indexDestroy of 20 sessions is one round trip: one UNLINK of every record and one HDEL', async () => {
+    const owner = storageKey();
+    const ids = Array.from({ length: 20 }, storageKey);
+    for (const each of ids) {
+      await backend.write(each, { a: 1 }, 60);
+      await backend.indexAdd(owner, each, 1, 60);
+    }
+    const indexKey = `session:user:{${owner}}`;
+    await expect(admin.hlen(indexKey)).resolves.toBe(20);
+    const commands = await commandsDuring(admin, async () => {
+      await expect(roundTripsDuring(backend, () => backend.indexDestroy(owner, ids))).resolves.toBe(
+        1,
+      );
+    });
+    expect(commands).toEqual({ multi: 1, unlink: 1, hdel: 1, exec: 1 });
+    await expect(admin.exists(...ids.map((each) => `session:${each}`))).resolves.toBe(0);
+    await expect(admin.exists(indexKey)).resolves.toBe(0);
   });
 });
 
