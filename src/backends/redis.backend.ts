@@ -490,7 +490,7 @@ export class RedisBackend extends SessionBackend {
 
   /** Removes every key under this backend's prefix, with SCAN (never KEYS or FLUSHDB). */
   async clear(): Promise<void> {
-    const keyPrefix = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+    const keyPrefix = clientKeyPrefix(this.client);
     const pattern = `${escapeGlob(keyPrefix + this.prefix)}*`;
     // Keys come back from SCAN with the client's own keyPrefix, which ioredis adds again.
     const strip = (key: string) => key.slice(keyPrefix.length);
@@ -701,6 +701,15 @@ function settle(replies: [Error | null, unknown][] | null): void {
   if (!replies) throw new Error(messages.redisTransactionAborted());
   const failed = replies.find(([error]) => error);
   if (failed) throw failed[0];
+}
+
+/** The keyPrefix ioredis adds to every key of this client (a Cluster's own, or its nodes'). */
+function clientKeyPrefix(client: Redis | Cluster): string {
+  const options = client.options as {
+    keyPrefix?: string;
+    redisOptions?: { keyPrefix?: string };
+  };
+  return String(options.keyPrefix ?? options.redisOptions?.keyPrefix ?? '');
 }
 
 function errorStartsWith(error: unknown, code: string): boolean {

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { Cluster } from 'ioredis';
+import { Cluster, type ClusterOptions } from 'ioredis';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
 import { startRedisCluster } from '../support/redis-cluster.js';
 import { hasRedisServer, REDIS_HELP } from '../support/redis-server.js';
@@ -127,5 +127,37 @@ describe('RedisBackend on a Cluster', () => {
     const left = await Promise.all(ids.map((id) => cluster.exists(`${prefix}{${id}}`)));
     expect(left.every((n) => n === 0)).toBe(true);
     await expect(cluster.exists(`${prefix}user:{${owner}}`)).resolves.toBe(0);
+  });
+
+  describe.each<[string, ClusterOptions, string]>([
+    ['in redisOptions', { redisOptions: { keyPrefix: 'kp-nodes:' } }, 'kp-nodes:'],
+    ['at the top level', { keyPrefix: 'kp-top:' }, 'kp-top:'],
+  ])('with a Cluster client keyPrefix %s', (_where, options, keyPrefix) => {
+    it('writes under it, and clear() finds and removes every key on every master', async () => {
+      const prefixed = new Cluster(started!.nodes, {
+        ...options,
+        redisOptions: { ...options.redisOptions, commandTimeout: 2000, maxRetriesPerRequest: 1 },
+      });
+      const scoped = new RedisBackend({ client: prefixed, prefix });
+      try {
+        const ids = Array.from({ length: 60 }, storageKey);
+        await Promise.all(ids.map((id) => scoped.write(id, { id }, 60)));
+        const owner = storageKey();
+        await scoped.indexAdd(owner, ids[0], 1, 60);
+        const keys = [...ids.map((id) => `${keyPrefix}${prefix}{${id}}`)];
+        keys.push(`${keyPrefix}${prefix}user:{${owner}}`);
+        const stored = await Promise.all(keys.map((key) => cluster.exists(key)));
+        expect(stored.every((n) => n === 1)).toBe(true);
+        const unprefixed = storageKey();
+        await backend.write(unprefixed, { mine: true }, 60);
+
+        await scoped.clear();
+        const left = await Promise.all(keys.map((key) => cluster.exists(key)));
+        expect(left.filter((n) => n !== 0)).toEqual([]);
+        await expect(backend.read(unprefixed)).resolves.toEqual({ mine: true });
+      } finally {
+        prefixed.disconnect();
+      }
+    });
   });
 });
