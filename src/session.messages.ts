@@ -53,6 +53,8 @@ export const messages = {
     `Invalid session option \`cookie.path\`: browsers keep a cookie named "${cookieName}" (prefix __Host-) only with Path=/, not ${JSON.stringify(path)}: remove cookie.path, or use the __Secure- prefix`,
   hostPrefixDomain: (cookieName: string, domain: string) =>
     `Invalid session option \`cookie.domain\`: browsers keep a cookie named "${cookieName}" (prefix __Host-) only without a Domain attribute, not ${JSON.stringify(domain)}: remove cookie.domain, or use the __Secure- prefix`,
+  redisTransactionAborted: () =>
+    'Redis aborted a MULTI/EXEC transaction of the session store: retry the request',
 } as const;
 
 function describe(value: unknown): string {

@@ -67,49 +67,202 @@ const DEFAULT_COMMAND_TIMEOUT = 1500;
 const SCAN_COUNT = 500;
 
 /**
- * Applies a delta to one record atomically. Each field of the stored JSON
- * object holds the JSON text of one session key's value, so the script moves
- * those strings around without decoding them (cjson would turn `[]` into `{}`
- * and round large integers). A missing or unreadable record is left as is and
- * 0 returned, so a destroyed session is never brought back.
+ * Applies a delta to one record atomically, without decoding any session
+ * value. The record is one JSON object whose fields hold the JSON text of each
+ * session key's value (see `encode`); the script splits it into raw key and
+ * value string tokens (finding where each JSON string ends, nothing more:
+ * escape pairs are blanked out with one gsub, then each quote left is a
+ * token boundary),
+ * replaces, appends or drops tokens by key, and joins them back byte for
+ * byte. cjson is never used: it rejects strings holding lone UTF-16 surrogates
+ * and values nested deeper than 1000, would turn `[]` into `{}` and round
+ * large integers.
+ *
+ * Returns 1 when applied, 0 when the record is missing (nothing is created, so
+ * a destroyed session is never brought back), and -1 when the key holds
+ * something unreadable (another type, or a string not in this format), which
+ * the script removes. Each value is checked by its outer shape (first and last
+ * character), not parsed; a value broken inside is caught by the next read.
  *
  * KEYS[1] the record; ARGV: 'EX' | 'PX', ttl, number of fields to set, then
- * that many name/JSON pairs, then the names to remove (removed first, as in
- * MemoryBackend, so a name in both is set).
+ * that many key/value token pairs (`JSON.stringify(name)`,
+ * `JSON.stringify(JSON.stringify(value))`), then the key tokens to remove
+ * (removed first, as in MemoryBackend, so a name in both is set).
  */
 const PATCH_SCRIPT = `
-local raw = redis.call('GET', KEYS[1])
-if not raw or not string.find(raw, '^%s*{') then return 0 end
-local ok, record = pcall(cjson.decode, raw)
-if not ok or type(record) ~= 'table' then return 0 end
-for name, value in pairs(record) do
-  if type(name) ~= 'string' or type(value) ~= 'string' then return 0 end
-  if not pcall(cjson.decode, value) then return 0 end
+local raw = redis.pcall('GET', KEYS[1])
+if not raw then return 0 end
+local QUOTE, BACKSLASH = 34, 92
+local SPACE_ESCAPES = { [116] = true, [110] = true, [114] = true }
+local byte, find, sub = string.byte, string.find, string.sub
+if type(raw) ~= 'string' then
+  redis.call('UNLINK', KEYS[1])
+  return -1
 end
+local n = #raw
+
+-- The same text with every escape pair (a backslash and the byte after it)
+-- blanked out, in one pass in C: each '"' left in it opens or closes a string.
+local bare = string.gsub(raw, string.char(BACKSLASH) .. '.', '__')
+
+-- Index just past the JSON string token that opens at i, or nil.
+local function past_string(i)
+  local q = find(bare, '"', i + 1, true)
+  return q and q + 1
+end
+
+-- Whether the value token a..b (quotes included) can hold JSON text, judged by
+-- its first and last characters past JSON whitespace (a space, or an escaped
+-- tab, newline or carriage return).
+local function plausible(a, b)
+  local p, q = a + 1, b - 1
+  while p <= q do
+    local c = byte(raw, p)
+    if c == 32 then p = p + 1
+    elseif c == BACKSLASH and SPACE_ESCAPES[byte(raw, p + 1)] then p = p + 2
+    else break end
+  end
+  while p <= q do
+    local c = byte(raw, q)
+    if c == 32 then q = q - 1
+    elseif SPACE_ESCAPES[c] and byte(raw, q - 1) == BACKSLASH then q = q - 2
+    else break end
+  end
+  if p > q then return false end
+  local first, last = byte(raw, p), byte(raw, q)
+  if first == 123 then return last == 125 end
+  if first == 91 then return last == 93 end
+  if first == BACKSLASH then
+    return q - p >= 3 and byte(raw, p + 1) == QUOTE and last == QUOTE and byte(raw, q - 1) == BACKSLASH
+  end
+  if first == 45 or (first >= 48 and first <= 57) then return last >= 48 and last <= 57 end
+  local word = sub(raw, p, q)
+  return word == 'true' or word == 'false' or word == 'null'
+end
+
+local function skip(p)
+  return find(raw, '%S', p) or n + 1
+end
+
+-- names[i] / values[i]: raw tokens in stored order; at[name] = i (the last
+-- occurrence of a repeated name wins, as in JSON.parse).
+local names, values, at = {}, {}, {}
+local function parse()
+  local p = skip(1)
+  if byte(raw, p) ~= 123 then return false end
+  p = skip(p + 1)
+  if byte(raw, p) == 125 then return skip(p + 1) > n end
+  while true do
+    if byte(raw, p) ~= QUOTE then return false end
+    local e = past_string(p)
+    if not e then return false end
+    local name = sub(raw, p, e - 1)
+    p = skip(e)
+    if byte(raw, p) ~= 58 then return false end
+    p = skip(p + 1)
+    if byte(raw, p) ~= QUOTE then return false end
+    e = past_string(p)
+    if not e or not plausible(p, e - 1) then return false end
+    local value = sub(raw, p, e - 1)
+    if at[name] then
+      values[at[name]] = value
+    else
+      names[#names + 1] = name
+      values[#names] = value
+      at[name] = #names
+    end
+    p = skip(e)
+    local c = byte(raw, p)
+    if c == 125 then return skip(p + 1) > n end
+    if c ~= 44 then return false end
+    p = skip(p + 1)
+  end
+end
+
+if not parse() then
+  redis.call('UNLINK', KEYS[1])
+  return -1
+end
+
 local first_unset = 4 + 2 * tonumber(ARGV[3])
 for i = first_unset, #ARGV do
-  record[ARGV[i]] = nil
+  local k = at[ARGV[i]]
+  if k then
+    values[k] = false
+    at[ARGV[i]] = nil
+  end
 end
 for i = 4, first_unset - 1, 2 do
-  record[ARGV[i]] = ARGV[i + 1]
+  local k = at[ARGV[i]]
+  if k then
+    values[k] = ARGV[i + 1]
+  else
+    names[#names + 1] = ARGV[i]
+    values[#names] = ARGV[i + 1]
+    at[ARGV[i]] = #names
+  end
 end
-redis.call('SET', KEYS[1], cjson.encode(record), ARGV[1], ARGV[2])
+
+local parts = { '{' }
+for i = 1, #names do
+  if values[i] then
+    if #parts > 1 then parts[#parts + 1] = ',' end
+    parts[#parts + 1] = names[i]
+    parts[#parts + 1] = ':'
+    parts[#parts + 1] = values[i]
+  end
+end
+parts[#parts + 1] = '}'
+redis.call('SET', KEYS[1], table.concat(parts), ARGV[1], ARGV[2])
 return 1
 `;
-const PATCH_SHA = createHash('sha1').update(PATCH_SCRIPT).digest('hex');
+const PATCH_SHA = sha1(PATCH_SCRIPT);
+
+/** What PATCH_SCRIPT returns for a key holding something unreadable (which it removed). */
+const PATCH_UNREADABLE = -1;
 
 /**
- * Adds a session to a user's index (a hash: storage key → creation time) and
- * makes sure the index lives at least ARGV[3] ms, never shortening it.
- * KEYS[1] the index; ARGV: storage key, createdAt, ttl in ms.
+ * Moves a record to a new key only if the old one still exists, in one atomic
+ * step (single node only: both keys must be in one slot).
+ * KEYS[1] the old record, KEYS[2] the new one; ARGV: 'EX' | 'PX', ttl, value.
+ */
+const RENAME_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], ARGV[1], ARGV[2])
+if KEYS[1] ~= KEYS[2] then redis.call('UNLINK', KEYS[1]) end
+return 1
+`;
+const RENAME_SHA = sha1(RENAME_SCRIPT);
+
+/**
+ * Adds a session to a user's index (a hash: storage key → "createdAt:deadline",
+ * in ms since the epoch), drops the entries whose deadline has passed (their
+ * sessions ended: the module adds an entry again before its deadline while the
+ * session lives), and makes sure the index lives at least ARGV[3] ms, never
+ * shortening it. Entries written by earlier versions hold only createdAt: they
+ * have no deadline and are left to `indexList`, which drops them once their
+ * session is gone.
+ * KEYS[1] the index; ARGV: storage key, entry value, ttl in ms, now in ms.
  */
 const INDEX_SCRIPT = `
+local now = tonumber(ARGV[4])
+local entries = redis.call('HGETALL', KEYS[1])
+local ended = {}
+for i = 1, #entries, 2 do
+  local deadline = string.match(entries[i + 1], ':(%d+)$')
+  if deadline and tonumber(deadline) <= now then ended[#ended + 1] = entries[i] end
+  if #ended == 1000 then
+    redis.call('HDEL', KEYS[1], unpack(ended))
+    ended = {}
+  end
+end
+if #ended > 0 then redis.call('HDEL', KEYS[1], unpack(ended)) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 `;
-const INDEX_SHA = createHash('sha1').update(INDEX_SCRIPT).digest('hex');
+const INDEX_SHA = sha1(INDEX_SCRIPT);
 
 /**
  * Sessions in Redis through ioredis, shared by every instance of the
@@ -122,7 +275,9 @@ const INDEX_SHA = createHash('sha1').update(INDEX_SCRIPT).digest('hex');
  * When Redis is down, calls reject within `commandTimeout` (the module answers
  * 503) and the backend recovers by itself once Redis is back. A connection the
  * backend opened is closed on application shutdown; a `client` passed in is
- * left open. Importing this entry requires `ioredis` (`npm i ioredis`).
+ * left open. A record the backend cannot decode is logged (without its
+ * content) and removed, and reads as missing. Importing this entry requires
+ * `ioredis` (`npm i ioredis`).
  *
  * @example
  * import { RedisBackend } from 'pselfastapise-async/backends/redis';
@@ -162,18 +317,16 @@ export class RedisBackend extends SessionBackend {
     this.cluster = (this.client as { isCluster?: boolean }).isCluster === true;
   }
 
+  /** The record, or null; an unreadable one is logged, removed and read as null. */
   async read(id: string): Promise<SessionData | null> {
-    const raw = await this.run((redis) => redis.get(this.key(id)));
-    return this.decode(id, raw);
+    return this.load(id, (redis, key) => redis.get(key));
   }
 
   override async readAndTouch(id: string, ttlSeconds: number): Promise<SessionData | null> {
     const [unit, amount] = expiry(ttlSeconds);
-    const key = this.key(id);
-    const raw = await this.run((redis) =>
+    return this.load(id, (redis, key) =>
       unit === 'EX' ? redis.getex(key, 'EX', amount) : redis.getex(key, 'PX', amount),
     );
-    return this.decode(id, raw);
   }
 
   async write(id: string, data: SessionData, ttlSeconds: number): Promise<void> {
@@ -200,8 +353,12 @@ export class RedisBackend extends SessionBackend {
   /**
    * User index: one hash per user at `prefix + 'user:{' + owner + '}'` (the
    * owner is a digest; the hash tag keeps each index in one Cluster slot),
-   * mapping storage keys to creation times. It expires on its own, no sooner
-   * than the `ttlSeconds` given (the module passes twice `maxAge`).
+   * mapping storage keys to `createdAt:deadline`, where the deadline is now
+   * plus `ttlSeconds` (the module passes twice `maxAge` and adds the entry
+   * again before then while the session lives). Each add drops the entries
+   * whose deadline has passed, in the same script, so an index holds no more
+   * than its owner's live sessions plus those ended within `ttlSeconds`. The
+   * hash expires on its own, no sooner than `ttlSeconds` from the last add.
    */
   override async indexAdd(
     owner: string,
@@ -209,8 +366,10 @@ export class RedisBackend extends SessionBackend {
     createdAt: number,
     ttlSeconds: number,
   ): Promise<void> {
-    const args = [id, String(createdAt), String(Math.max(1, Math.ceil(ttlSeconds * 1000)))];
-    await this.script(INDEX_SHA, INDEX_SCRIPT, this.indexKey(owner), args);
+    const ttl = Math.max(1, Math.ceil(ttlSeconds * 1000));
+    const now = Date.now();
+    const args = [id, `${createdAt}:${now + ttl}`, String(ttl), String(now)];
+    await this.script(INDEX_SHA, INDEX_SCRIPT, [this.indexKey(owner)], args);
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {
@@ -239,33 +398,75 @@ export class RedisBackend extends SessionBackend {
     ids.forEach((id, i) => {
       // -2: the session is gone. -1 (no TTL) does not happen for records this backend writes.
       if (ttls[i] === -2) dead.push(id);
-      else live.push({ id, createdAt: Number(entries[id]), expiresAt: now + Math.max(ttls[i], 0) });
+      else
+        live.push({
+          id,
+          createdAt: createdAtOf(entries[id]),
+          expiresAt: now + Math.max(ttls[i], 0),
+        });
     });
     if (dead.length > 0) await this.run((redis) => redis.hdel(indexKey, ...dead));
     return live;
   }
 
-  override async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
-    const [unit, amount] = expiry(ttlSeconds);
-    const sets: string[] = [];
-    const unsets = [...delta.unset];
-    for (const [name, value] of Object.entries(delta.set)) {
-      const json = JSON.stringify(value);
-      // undefined has no JSON: as in JSON.stringify of a whole record, the key goes away.
-      if (json === undefined) unsets.push(name);
-      else sets.push(name, json);
+  /**
+   * Ends sessions `ids` of `owner`: their records and their index entries. On
+   * a single node that is one MULTI/EXEC (one UNLINK of every record, one
+   * HDEL). On a Cluster the records live in different slots, so one UNLINK
+   * per record and the HDEL go out at once, each to its node: still one round
+   * trip of waiting, not one per session.
+   */
+  override async indexDestroy(owner: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const indexKey = this.indexKey(owner);
+    const keys = ids.map((id) => this.key(id));
+    if (this.cluster) {
+      await this.run((redis) =>
+        Promise.all([...keys.map((key) => redis.unlink(key)), redis.hdel(indexKey, ...ids)]),
+      );
+      return;
     }
-    const args = [unit, String(amount), String(sets.length / 2), ...sets, ...unsets];
-    const result = await this.script(PATCH_SHA, PATCH_SCRIPT, this.key(id), args);
-    return Number(result) === 1;
+    await this.run(async (redis) =>
+      settle(
+        await redis
+          .multi()
+          .unlink(...keys)
+          .hdel(indexKey, ...ids)
+          .exec(),
+      ),
+    );
   }
 
   /**
-   * Stores `data` under `newId` and removes `oldId`. On a single node this is
-   * one MULTI/EXEC transaction. On a Cluster the two keys live in different
-   * slots, so the new record is written first and the old one deleted after:
-   * not atomic, but a failure in between leaves the old record to expire,
-   * never a session without a record.
+   * One EVALSHA: the script edits the stored text in place, never decoding a
+   * session value (see PATCH_SCRIPT). Resolves false for a missing record,
+   * and for an unreadable one, which the script removed.
+   */
+  override async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
+    const [unit, amount] = expiry(ttlSeconds);
+    // Tokens exactly as `encode` writes them: JSON.stringify escapes lone
+    // surrogates, so every token is well-formed UTF-8 on the wire.
+    const sets: string[] = [];
+    const unsets = delta.unset.map((name) => JSON.stringify(name));
+    for (const [name, value] of Object.entries(delta.set)) {
+      const json = JSON.stringify(value);
+      // undefined has no JSON: as in JSON.stringify of a whole record, the key goes away.
+      if (json === undefined) unsets.push(JSON.stringify(name));
+      else sets.push(JSON.stringify(name), JSON.stringify(json));
+    }
+    const args = [unit, String(amount), String(sets.length / 2), ...sets, ...unsets];
+    const result = Number(await this.script(PATCH_SHA, PATCH_SCRIPT, [this.key(id)], args));
+    if (result === PATCH_UNREADABLE) this.logger.warn(messages.corruptRecord(id));
+    return result === 1;
+  }
+
+  /**
+   * Stores `data` under `newId` and removes `oldId`, only if `oldId` still
+   * has a record; resolves whether it did. On a single node this is one
+   * atomic script. On a Cluster the two keys live in different slots, so the
+   * old record is unlinked first and the new one written only if that
+   * removed something: two round trips, and a failure in between ends the
+   * session rather than leaving two copies of it.
    */
   override async rename(
     oldId: string,
@@ -276,28 +477,20 @@ export class RedisBackend extends SessionBackend {
     const [unit, amount] = expiry(ttlSeconds);
     const oldKey = this.key(oldId);
     const newKey = this.key(newId);
-    const value = encode(data);
     if (this.cluster) {
+      const removed = await this.run((redis) => redis.unlink(oldKey));
+      if (removed === 0) return false;
       await this.write(newId, data, ttlSeconds);
-      if (oldKey !== newKey) await this.destroy(oldId);
       return true;
     }
-    const replies = await this.run((redis) => {
-      const tx = redis.multi();
-      if (unit === 'EX') tx.set(newKey, value, 'EX', amount);
-      else tx.set(newKey, value, 'PX', amount);
-      if (oldKey !== newKey) tx.unlink(oldKey);
-      return tx.exec();
-    });
-    const failed = replies?.find(([error]) => error);
-    if (failed) throw failed[0];
-    if (!replies) throw new Error('Redis aborted the rename transaction');
-    return true;
+    const args = [unit, String(amount), encode(data)];
+    const result = await this.script(RENAME_SHA, RENAME_SCRIPT, [oldKey, newKey], args);
+    return Number(result) === 1;
   }
 
   /** Removes every key under this backend's prefix, with SCAN (never KEYS or FLUSHDB). */
   async clear(): Promise<void> {
-    const keyPrefix = (this.client.options as { keyPrefix?: string }).keyPrefix ?? '';
+    const keyPrefix = clientKeyPrefix(this.client);
     const pattern = `${escapeGlob(keyPrefix + this.prefix)}*`;
     // Keys come back from SCAN with the client's own keyPrefix, which ioredis adds again.
     const strip = (key: string) => key.slice(keyPrefix.length);
@@ -420,13 +613,13 @@ export class RedisBackend extends SessionBackend {
   }
 
   /** EVALSHA, falling back to EVAL the first time a server has not seen the script. */
-  private script(sha: string, source: string, key: string, args: string[]): Promise<unknown> {
+  private script(sha: string, source: string, keys: string[], args: string[]): Promise<unknown> {
     return this.run(async (redis) => {
       try {
-        return await redis.evalsha(sha, 1, key, ...args);
+        return await redis.evalsha(sha, keys.length, ...keys, ...args);
       } catch (error) {
-        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-        return await redis.eval(source, 1, key, ...args);
+        if (!errorStartsWith(error, 'NOSCRIPT')) throw error;
+        return await redis.eval(source, keys.length, ...keys, ...args);
       }
     });
   }
@@ -439,15 +632,38 @@ export class RedisBackend extends SessionBackend {
     return this.cluster ? `${this.prefix}{${id}}` : this.prefix + id;
   }
 
-  private decode(id: string, raw: string | null): SessionData | null {
+  /**
+   * Fetches and decodes a record. One that cannot be decoded (not this
+   * backend's format, or a key of another type) is logged and removed, so
+   * nothing unusable stays reachable by its cookie.
+   */
+  private async load(
+    id: string,
+    get: (redis: Commands, key: string) => Promise<string | null>,
+  ): Promise<SessionData | null> {
+    const key = this.key(id);
+    // undefined: the key holds another type (a hash, a list...).
+    let raw: string | null | undefined;
+    try {
+      raw = await this.run((redis) => get(redis, key));
+    } catch (error) {
+      if (!errorStartsWith(error, 'WRONGTYPE')) throw error;
+    }
     if (raw === null) return null;
-    const data = decode(raw);
-    if (data === undefined) this.logger.warn(messages.corruptRecord(id));
-    return data ?? null;
+    const data = raw === undefined ? undefined : decode(raw);
+    if (data !== undefined) return data;
+    this.logger.warn(messages.corruptRecord(id));
+    await this.run((redis) => redis.unlink(key));
+    return null;
   }
 }
 
-/** One JSON object whose fields hold the JSON text of each session key's value. */
+/**
+ * One JSON object whose fields hold the JSON text of each session key's value,
+ * as JSON.stringify writes it: no whitespace, and lone surrogates (in names
+ * and values alike) escaped as `\uXXXX`, so the text is valid UTF-8 and
+ * PATCH_SCRIPT can match names byte for byte.
+ */
 function encode(data: SessionData): string {
   const fields: [string, string][] = [];
   for (const [name, value] of Object.entries(data)) {
@@ -472,6 +688,36 @@ function decode(raw: string): SessionData | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The creation time of an index entry: `createdAt:deadline`, or a bare createdAt (earlier versions). */
+function createdAtOf(entry: string): number {
+  const colon = entry.indexOf(':');
+  return Number(colon === -1 ? entry : entry.slice(0, colon));
+}
+
+/** Throws the first error of a MULTI/EXEC, or when Redis aborted it. */
+function settle(replies: [Error | null, unknown][] | null): void {
+  if (!replies) throw new Error(messages.redisTransactionAborted());
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0];
+}
+
+/** The keyPrefix ioredis adds to every key of this client (a Cluster's own, or its nodes'). */
+function clientKeyPrefix(client: Redis | Cluster): string {
+  const options = client.options as {
+    keyPrefix?: string;
+    redisOptions?: { keyPrefix?: string };
+  };
+  return String(options.keyPrefix ?? options.redisOptions?.keyPrefix ?? '');
+}
+
+function errorStartsWith(error: unknown, code: string): boolean {
+  return String((error as Error | undefined)?.message).startsWith(code);
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }
 
 /** Whole seconds use EX (as most clients do); anything else PX, at least 1 ms. */

@@ -2,10 +2,18 @@
 // and the minimal custom backend), the way Spring Session reuses one abstract
 // test class per store.
 import { randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { SessionBackend, SessionData } from '../../src/backends/session-backend.js';
 
-/** Optional capabilities a backend declares; the suite checks the declaration is true. */
-export type Capability = 'readAndTouch' | 'patch' | 'rename' | 'close' | 'index';
+/**
+ * Optional capabilities a backend declares; the suite checks the declaration
+ * is true. `index` covers the whole user index, `indexDestroy` included.
+ * `unreadable` is a property of the target rather than of the backend: it
+ * provides `corrupt` and `stored`, so the suite can check what the backend does
+ * with a record it cannot decode.
+ */
+export type Capability = 'readAndTouch' | 'patch' | 'rename' | 'close' | 'index' | 'unreadable';
 
 /** What a spec file hands the suite. */
 export interface ConformanceTarget {
@@ -15,6 +23,10 @@ export interface ConformanceTarget {
    * backend) and later tells whether it is still there: `clear()` must spare it.
    */
   foreign?: { put(): Promise<void>; survives(): Promise<boolean> };
+  /** Stores, under `id`, something the backend cannot decode (for `unreadable`). */
+  corrupt?(id: string): Promise<void>;
+  /** Whether anything at all is stored under `id`, readable or not (for `unreadable`). */
+  stored?(id: string): Promise<boolean>;
   /** Releases what `setup` opened (connections, servers). */
   teardown?(): Promise<void>;
 }
@@ -47,6 +59,68 @@ export const TRICKY: SessionData = {
   'key with spaces and "quotes"': 1,
   __proto__key: 'x',
 };
+
+/**
+ * Strings that break encoders: lone UTF-16 surrogates (which cjson and UTF-8
+ * conversions reject or replace), line and paragraph separators, NUL, emoji.
+ */
+export const ODD_STRINGS: readonly string[] = [
+  '\ud83d',
+  '\ude00',
+  '\ude00\ud83d',
+  'a\ud83db\ude00c\udbff',
+  '\u2028\u2029',
+  '\u0000',
+  'nul\u0000inside',
+  'ends in a backslash \\',
+  '\\"\\\\"",:}{',
+  '😀👍🏽',
+];
+
+/** A 1 MiB string (2^20 UTF-16 units) dense with quotes, backslashes and non-ASCII. */
+export const MEBIBYTE_STRING = 'ab"\\cd\né'.repeat(2 ** 17);
+
+/** Arrays nested `depth` levels deep around one string. */
+export function deepArray(depth: number): unknown {
+  let value: unknown = 'bottom';
+  for (let i = 0; i < depth; i += 1) value = [value];
+  return value;
+}
+
+/**
+ * Session data holding every odd string as a value, inside nested values and
+ * as key names, plus a 1 MiB string and arrays nested 2,000 levels deep
+ * (deeper than cjson's limit of 1,000).
+ */
+export function oddData(): SessionData {
+  const data: SessionData = {
+    odd: [...ODD_STRINGS],
+    nested: {
+      deeper: { list: [...ODD_STRINGS] },
+      named: Object.fromEntries(ODD_STRINGS.map((s, i) => [s, i])),
+    },
+    big: MEBIBYTE_STRING,
+    deep: deepArray(2000),
+  };
+  ODD_STRINGS.forEach((text, i) => {
+    data[`value${i}`] = text;
+    data[text] = `named ${i}`;
+  });
+  return data;
+}
+
+/**
+ * `toEqual` for session data that may hold `deep` (too deep for Jest's
+ * recursive comparison, so compared by its JSON text).
+ */
+export function expectSameData(actual: SessionData | null, expected: SessionData): void {
+  expect(actual).not.toBeNull();
+  const { deep: actualDeep, ...actualRest } = actual!;
+  const { deep: expectedDeep, ...expectedRest } = expected;
+  expect(actualRest).toEqual(expectedRest);
+  expect(Object.keys(actual!).sort()).toEqual(Object.keys(expected).sort());
+  expect(JSON.stringify(actualDeep)).toBe(JSON.stringify(expectedDeep));
+}
 
 /**
  * Defines the conformance specs for one backend. `setup` runs once (in
@@ -85,7 +159,7 @@ export function describeBackendConformance(
     });
 
     it('has the user index exactly when it declares it', () => {
-      const methods = ['indexAdd', 'indexRemove', 'indexList'] as const;
+      const methods = ['indexAdd', 'indexRemove', 'indexList', 'indexDestroy'] as const;
       for (const method of methods) {
         expect([method, typeof backend[method] === 'function']).toEqual([method, has('index')]);
       }
@@ -120,6 +194,13 @@ export function describeBackendConformance(
       expect(back!.maxSafe).toBe(Number.MAX_SAFE_INTEGER);
       expect(Array.isArray(back!.emptyArray)).toBe(true);
       expect(Array.isArray(back!.emptyObject)).toBe(false);
+    });
+
+    it('round-trips every JavaScript string, as values, inside nested values and as key names', async () => {
+      const id = storageKey();
+      const data = oddData();
+      await backend.write(id, data, 60);
+      expectSameData(await backend.read(id), data);
     });
 
     it('keeps a key named __proto__ as plain data', async () => {
@@ -195,6 +276,13 @@ export function describeBackendConformance(
           await expect(backend.read(id)).resolves.toEqual(TRICKY);
           await expect(backend.readAndTouch!(storageKey(), 60)).resolves.toBeNull();
         });
+
+        it('round-trips every JavaScript string', async () => {
+          const id = storageKey();
+          const data = oddData();
+          await backend.write(id, data, 60);
+          expectSameData(await backend.readAndTouch!(id, 60), data);
+        });
       });
 
     if (has('patch'))
@@ -210,6 +298,33 @@ export function describeBackendConformance(
             change: { to: [] },
             added: TRICKY,
           });
+        });
+
+        it('sets and removes values and key names made of any JavaScript string', async () => {
+          const id = storageKey();
+          await backend.write(id, { base: 1, [ODD_STRINGS[0]]: 'gone soon' }, 60);
+          const data = oddData();
+          await expect(backend.patch!(id, { set: data, unset: [] }, 60)).resolves.toBe(true);
+          expectSameData(await backend.read(id), { base: 1, ...data });
+
+          // Patching a record that already holds them, by odd names.
+          const removed = ODD_STRINGS.slice(0, 4);
+          const changed = ODD_STRINGS[4];
+          await expect(
+            backend.patch!(
+              id,
+              { set: { [changed]: ODD_STRINGS, added: '\ud800' }, unset: removed },
+              60,
+            ),
+          ).resolves.toBe(true);
+          const expected: SessionData = {
+            base: 1,
+            ...data,
+            [changed]: ODD_STRINGS,
+            added: '\ud800',
+          };
+          for (const name of removed) delete expected[name];
+          expectSameData(await backend.read(id), expected);
         });
 
         it('returns false and creates nothing when the record is missing', async () => {
@@ -259,18 +374,36 @@ export function describeBackendConformance(
 
     if (has('rename'))
       describe('rename', () => {
-        it('stores the data under the new id and removes the old one', async () => {
+        it('stores the data under the new id and removes the old one, resolving true', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
           await backend.write(oldId, { a: 1 }, 60);
-          await backend.rename!(oldId, newId, { a: 1, b: TRICKY }, 60);
+          await expect(backend.rename!(oldId, newId, { a: 1, b: TRICKY }, 60)).resolves.toBe(true);
           await expect(backend.read(oldId)).resolves.toBeNull();
           await expect(backend.read(newId)).resolves.toEqual({ a: 1, b: TRICKY });
         });
 
-        it('works when the old record is already gone', async () => {
+        it('resolves false and writes nothing when the old record never existed', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
-          await backend.rename!(oldId, newId, { a: 1 }, 60);
-          await expect(backend.read(newId)).resolves.toEqual({ a: 1 });
+          await expect(backend.rename!(oldId, newId, { a: 1 }, 60)).resolves.toBe(false);
+          await expect(backend.read(newId)).resolves.toBeNull();
+          await expect(backend.read(oldId)).resolves.toBeNull();
+        });
+
+        it('resolves false and writes nothing when the old record was destroyed', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          await backend.write(oldId, { a: 1 }, 60);
+          await backend.destroy(oldId);
+          await expect(backend.rename!(oldId, newId, { a: 2 }, 60)).resolves.toBe(false);
+          await expect(backend.read(newId)).resolves.toBeNull();
+          await expect(backend.read(oldId)).resolves.toBeNull();
+        });
+
+        it('round-trips every JavaScript string', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          const data = oddData();
+          await backend.write(oldId, { a: 1 }, 60);
+          await expect(backend.rename!(oldId, newId, data, 60)).resolves.toBe(true);
+          expectSameData(await backend.read(newId), data);
         });
       });
 
@@ -315,6 +448,67 @@ export function describeBackendConformance(
           await sleep(1200);
           expect((await backend.indexList!(who)).map((entry) => entry.id)).toEqual([alive]);
         });
+
+        it('indexDestroy ends the given sessions with their entries and keeps the others', async () => {
+          const [who, other] = [owner(), owner()];
+          const ended = Array.from({ length: 5 }, storageKey);
+          const [kept, othersOwn] = [storageKey(), storageKey()];
+          for (const id of [...ended, kept, othersOwn]) await backend.write(id, { id }, 60);
+          for (const id of [...ended, kept]) await backend.indexAdd!(who, id, 1, 120);
+          await backend.indexAdd!(other, othersOwn, 1, 120);
+          await backend.indexDestroy!(who, ended);
+          for (const id of ended) await expect(backend.read(id)).resolves.toBeNull();
+          await expect(backend.read(kept)).resolves.toEqual({ id: kept });
+          await expect(backend.read(othersOwn)).resolves.toEqual({ id: othersOwn });
+          // A record written again under an ended id is not listed: its entry went too.
+          await backend.write(ended[0], { back: true }, 60);
+          expect((await backend.indexList!(who)).map((entry) => entry.id)).toEqual([kept]);
+          expect((await backend.indexList!(other)).map((entry) => entry.id)).toEqual([othersOwn]);
+        });
+
+        it('indexDestroy with no ids, or an unknown owner, is not an error', async () => {
+          const id = storageKey();
+          await backend.write(id, { a: 1 }, 60);
+          await expect(backend.indexDestroy!(owner(), [])).resolves.toBeUndefined();
+          await expect(backend.indexDestroy!(owner(), [storageKey()])).resolves.toBeUndefined();
+          await expect(backend.read(id)).resolves.toEqual({ a: 1 });
+        });
+      });
+
+    if (has('unreadable'))
+      describe('unreadable records', () => {
+        beforeEach(() => {
+          // Backends of this library log the unreadable record; keep the test output quiet.
+          jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+        });
+        afterEach(() => jest.restoreAllMocks());
+
+        async function unreadable(): Promise<string> {
+          const id = storageKey();
+          await target.corrupt!(id);
+          await expect(target.stored!(id)).resolves.toBe(true);
+          return id;
+        }
+
+        it('reads one as null and removes it', async () => {
+          const id = await unreadable();
+          await expect(backend.read(id)).resolves.toBeNull();
+          await expect(target.stored!(id)).resolves.toBe(false);
+        });
+
+        if (has('readAndTouch'))
+          it('readAndTouch reads one as null and removes it', async () => {
+            const id = await unreadable();
+            await expect(backend.readAndTouch!(id, 60)).resolves.toBeNull();
+            await expect(target.stored!(id)).resolves.toBe(false);
+          });
+
+        if (has('patch'))
+          it('patch resolves false for one, removes it and creates nothing', async () => {
+            const id = await unreadable();
+            await expect(backend.patch!(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
+            await expect(target.stored!(id)).resolves.toBe(false);
+          });
       });
   });
 }

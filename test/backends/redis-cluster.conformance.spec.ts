@@ -1,4 +1,5 @@
-import { Cluster } from 'ioredis';
+import { jest } from '@jest/globals';
+import { Cluster, type ClusterOptions } from 'ioredis';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
 import { startRedisCluster } from '../support/redis-cluster.js';
 import { hasRedisServer, REDIS_HELP } from '../support/redis-server.js';
@@ -34,9 +35,13 @@ describeBackendConformance(
         },
         survives: async () => (await cluster.exists(foreignKey)) === 1,
       },
+      corrupt: async (id) => {
+        await cluster.set(`${prefix}{${id}}`, 'not JSON', 'EX', 60);
+      },
+      stored: async (id) => (await cluster.exists(`${prefix}{${id}}`)) === 1,
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close', 'index'],
+  ['readAndTouch', 'patch', 'rename', 'close', 'index', 'unreadable'],
 );
 
 describe('RedisBackend on a Cluster', () => {
@@ -93,8 +98,66 @@ describe('RedisBackend on a Cluster', () => {
       [oldId, newId] = [storageKey(), storageKey()];
     }
     await backend.write(oldId, { user: 'ann' }, 60);
-    await backend.rename(oldId, newId, { user: 'ann', renamed: true }, 60);
+    await expect(backend.rename(oldId, newId, { user: 'ann', renamed: true }, 60)).resolves.toBe(
+      true,
+    );
     await expect(backend.read(oldId)).resolves.toBeNull();
     await expect(backend.read(newId)).resolves.toEqual({ user: 'ann', renamed: true });
+    await expect(backend.rename(oldId, storageKey(), { user: 'ann' }, 60)).resolves.toBe(false);
+  });
+
+  it('indexDestroy sends every UNLINK and the HDEL at once, without waiting in between', async () => {
+    const owner = storageKey();
+    const ids = Array.from({ length: 20 }, storageKey);
+    for (const id of ids) {
+      await backend.write(id, { id }, 60);
+      await backend.indexAdd(owner, id, 1, 60);
+    }
+    const unlink = jest.spyOn(cluster, 'unlink');
+    const hdel = jest.spyOn(cluster, 'hdel');
+    try {
+      const pending = backend.indexDestroy(owner, ids);
+      // All sent before the first reply could have arrived.
+      expect(unlink).toHaveBeenCalledTimes(20);
+      expect(hdel).toHaveBeenCalledTimes(1);
+      await pending;
+    } finally {
+      jest.restoreAllMocks();
+    }
+    const left = await Promise.all(ids.map((id) => cluster.exists(`${prefix}{${id}}`)));
+    expect(left.every((n) => n === 0)).toBe(true);
+    await expect(cluster.exists(`${prefix}user:{${owner}}`)).resolves.toBe(0);
+  });
+
+  describe.each<[string, ClusterOptions, string]>([
+    ['in redisOptions', { redisOptions: { keyPrefix: 'kp-nodes:' } }, 'kp-nodes:'],
+    ['at the top level', { keyPrefix: 'kp-top:' }, 'kp-top:'],
+  ])('with a Cluster client keyPrefix %s', (_where, options, keyPrefix) => {
+    it('writes under it, and clear() finds and removes every key on every master', async () => {
+      const prefixed = new Cluster(started!.nodes, {
+        ...options,
+        redisOptions: { ...options.redisOptions, commandTimeout: 2000, maxRetriesPerRequest: 1 },
+      });
+      const scoped = new RedisBackend({ client: prefixed, prefix });
+      try {
+        const ids = Array.from({ length: 60 }, storageKey);
+        await Promise.all(ids.map((id) => scoped.write(id, { id }, 60)));
+        const owner = storageKey();
+        await scoped.indexAdd(owner, ids[0], 1, 60);
+        const keys = [...ids.map((id) => `${keyPrefix}${prefix}{${id}}`)];
+        keys.push(`${keyPrefix}${prefix}user:{${owner}}`);
+        const stored = await Promise.all(keys.map((key) => cluster.exists(key)));
+        expect(stored.every((n) => n === 1)).toBe(true);
+        const unprefixed = storageKey();
+        await backend.write(unprefixed, { mine: true }, 60);
+
+        await scoped.clear();
+        const left = await Promise.all(keys.map((key) => cluster.exists(key)));
+        expect(left.filter((n) => n !== 0)).toEqual([]);
+        await expect(backend.read(unprefixed)).resolves.toEqual({ mine: true });
+      } finally {
+        prefixed.disconnect();
+      }
+    });
   });
 });

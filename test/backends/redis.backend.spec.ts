@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
+import type { SessionData } from '../../src/backends/session-backend.js';
 import { adminClient, redisUrl, uniquePrefix } from '../support/redis-clients.js';
 import { freePort, startRedis } from '../support/redis-server.js';
 import { storageKey } from './backend-conformance.js';
@@ -53,6 +54,89 @@ describe('RedisBackend', () => {
       expect(await admin.ttl(prefix + id)).toBeLessThanOrEqual(50);
     });
 
+    it('patches byte for byte: the result is exactly what a write of the merged data stores', async () => {
+      const id = storageKey();
+      const before = { a: 1, '\ud83d': 'lone', text: 'é\u2028"\\', list: [[[]]] };
+      await backend.write(id, before, 100);
+      const delta = { set: { text: { deep: '\ude00' }, z: -0.5 }, unset: ['a', 'absent'] };
+      await expect(backend.patch(id, delta, 100)).resolves.toBe(true);
+      const merged = { '\ud83d': 'lone', text: { deep: '\ude00' }, list: [[[]]], z: -0.5 };
+      const reference = storageKey();
+      await backend.write(reference, merged, 100);
+      await expect(admin.get(prefix + id)).resolves.toBe(await admin.get(prefix + reference));
+    });
+
+    it('patches random records of JSON-special characters exactly as a write would store them', async () => {
+      // A small deterministic generator (xorshift), so a failure can be replayed.
+      let seed = 0x2545f491;
+      const random = (n: number) => {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        return (seed >>> 0) % n;
+      };
+      const alphabet = ['"', '\\', '\\\\', '\\"', 'a', ',', ':', '{', '}', '[', ']', ' ', '\n'];
+      alphabet.push('\u2028', '\ud83d', '\ude00', '😀', '\u0000', 'é');
+      const text = () =>
+        Array.from({ length: random(6) }, () => alphabet[random(alphabet.length)]).join('');
+      const value = (depth: number): unknown => {
+        switch (random(depth > 3 ? 3 : 5)) {
+          case 0:
+            return text();
+          case 1:
+            return random(1000) - 500;
+          case 2:
+            return [true, false, null][random(3)];
+          case 3:
+            return Array.from({ length: random(3) }, () => value(depth + 1));
+          default:
+            return Object.fromEntries(
+              Array.from({ length: random(3) }, () => [text(), value(depth + 1)]),
+            );
+        }
+      };
+      const names = Array.from({ length: 12 }, text);
+      const id = storageKey();
+      const reference = storageKey();
+      let data: SessionData = {};
+      await backend.write(id, data, 60);
+      for (let round = 0; round < 60; round += 1) {
+        const set: SessionData = {};
+        for (let i = random(4); i > 0; i -= 1) set[names[random(names.length)]] = value(0);
+        const unset = Array.from({ length: random(3) }, () => names[random(names.length)]);
+        await expect(backend.patch(id, { set, unset }, 60)).resolves.toBe(true);
+        data = { ...data };
+        for (const name of unset) delete data[name];
+        data = { ...data, ...set };
+        await backend.write(reference, data, 60);
+        const [patched, written] = await Promise.all([
+          admin.get(prefix + id),
+          admin.get(prefix + reference),
+        ]);
+        // Byte for byte: kept keys keep their place, new ones go last, as in the spread above.
+        expect(patched).toBe(written);
+        await expect(backend.read(id)).resolves.toEqual(data);
+      }
+    });
+
+    it('patches a record spelled with JSON whitespace, as read accepts it', async () => {
+      const id = storageKey();
+      await admin.set(prefix + id, ' { "a" : "1" ,\n "b":" [ 2 ]\\n" } ', 'EX', 60);
+      await expect(backend.read(id)).resolves.toEqual({ a: 1, b: [2] });
+      await expect(backend.patch(id, { set: { c: 3 }, unset: ['a'] }, 60)).resolves.toBe(true);
+      await expect(backend.read(id)).resolves.toEqual({ b: [2], c: 3 });
+    });
+
+    it('stores a lone surrogate in a key name as an ASCII escape, so the bytes are valid UTF-8', async () => {
+      const id = storageKey();
+      await backend.write(id, { '\ud83d': '\ude00' }, 60);
+      const bytes = await admin.getBuffer(prefix + id);
+      expect(bytes!.toString('latin1')).toBe(
+        JSON.stringify({ '\ud83d': JSON.stringify('\ude00') }),
+      );
+      expect([...bytes!].every((b) => b < 0x80)).toBe(true);
+    });
+
     it('uses millisecond precision for a TTL that is not whole seconds', async () => {
       const id = storageKey();
       await backend.write(id, { a: 1 }, 2.5);
@@ -62,32 +146,139 @@ describe('RedisBackend', () => {
     });
   });
 
-  describe('corrupt records', () => {
+  describe('unreadable records', () => {
     const corrupt = {
       'not JSON': '{"userId": nope',
       'JSON but not an object': '[1,2,3]',
       'a JSON null': 'null',
+      'an empty string': '',
       'a field that is not a string': '{"userId":123}',
       'a field that is not valid JSON': '{"userId":"{not json"}',
+      'a field holding an empty string': '{"userId":""}',
+      'a truncated record': '{"userId":"\\"ann',
+      'text after the object': '{"userId":"1"}x',
+      'a missing comma': '{"a":"1" "b":"2"}',
     };
 
+    function quietWarnings() {
+      return jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    }
+
     it.each(Object.entries(corrupt))(
-      'reads %s as missing, logs a warning without the value or key, and leaves it alone',
+      'reads %s as missing, logs a warning without the value or key, and removes it',
       async (_what, raw) => {
-        const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+        const warn = quietWarnings();
         const id = storageKey();
         await admin.set(prefix + id, raw, 'EX', 60);
         await expect(backend.read(id)).resolves.toBeNull();
-        await expect(backend.readAndTouch(id, 60)).resolves.toBeNull();
-        await expect(backend.patch(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
-        expect(warn).toHaveBeenCalledTimes(2);
+        await expect(admin.exists(prefix + id)).resolves.toBe(0);
+        expect(warn).toHaveBeenCalledTimes(1);
         const logged = String(warn.mock.calls[0][0]);
         expect(logged).toContain(id.slice(0, 8));
         expect(logged).not.toContain(id);
-        expect(logged).not.toContain(raw);
-        await expect(admin.get(prefix + id)).resolves.toBe(raw);
+        if (raw !== '') expect(logged).not.toContain(raw);
+
+        await admin.set(prefix + id, raw, 'EX', 60);
+        await expect(backend.readAndTouch(id, 60)).resolves.toBeNull();
+        await expect(admin.exists(prefix + id)).resolves.toBe(0);
+        expect(warn).toHaveBeenCalledTimes(2);
       },
     );
+
+    it.each(Object.entries(corrupt))(
+      'patch resolves false for %s, logs a warning and removes it, creating nothing',
+      async (_what, raw) => {
+        const warn = quietWarnings();
+        const id = storageKey();
+        await admin.set(prefix + id, raw, 'EX', 60);
+        await expect(backend.patch(id, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(false);
+        await expect(admin.exists(prefix + id)).resolves.toBe(0);
+        expect(warn).toHaveBeenCalledTimes(1);
+      },
+    );
+
+    it('treats a key of another type (a hash) the same way, in read, readAndTouch and patch', async () => {
+      const warn = quietWarnings();
+      const id = storageKey();
+      const calls = [
+        () => backend.read(id),
+        () => backend.readAndTouch(id, 60),
+        () => backend.patch(id, { set: { a: 1 }, unset: [] }, 60),
+      ];
+      for (const call of calls) {
+        await admin.hset(prefix + id, 'field', 'value');
+        await expect(call()).resolves.toBeFalsy();
+        await expect(admin.exists(prefix + id)).resolves.toBe(0);
+      }
+      expect(warn).toHaveBeenCalledTimes(3);
+    });
+
+    it('tells a missing record (no warning) from an unreadable one', async () => {
+      const warn = quietWarnings();
+      await expect(backend.patch(storageKey(), { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
+        false,
+      );
+      await expect(backend.read(storageKey())).resolves.toBeNull();
+      expect(warn).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('user index', () => {
+    const owner = () => storageKey();
+    const indexKey = (who: string) => `${prefix}user:{${who}}`;
+
+    it('records each entry as createdAt:deadline, the deadline ttlSeconds from now', async () => {
+      const who = owner();
+      const id = storageKey();
+      const before = Date.now();
+      await backend.indexAdd(who, id, 1234, 120);
+      const [createdAt, deadline] = (await admin.hget(indexKey(who), id))!.split(':').map(Number);
+      expect(createdAt).toBe(1234);
+      expect(deadline).toBeGreaterThanOrEqual(before + 120_000);
+      expect(deadline).toBeLessThanOrEqual(Date.now() + 120_000);
+      const pttl = await admin.pttl(indexKey(who));
+      expect(pttl).toBeGreaterThan(115_000);
+    });
+
+    it('drops an entry whose deadline passed when another entry is added', async () => {
+      const who = owner();
+      const [long, short, added] = [storageKey(), storageKey(), storageKey()];
+      for (const id of [long, short, added]) await backend.write(id, { id }, 60);
+      await backend.indexAdd(who, long, 1, 60);
+      await backend.indexAdd(who, short, 2, 0.2);
+      await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
+      await backend.indexAdd(who, added, 3, 60);
+      await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
+      await expect(admin.hkeys(indexKey(who))).resolves.toEqual(
+        expect.arrayContaining([long, added]),
+      );
+    });
+
+    it('never shortens the index lifetime', async () => {
+      const who = owner();
+      await backend.indexAdd(who, storageKey(), 1, 600);
+      await backend.indexAdd(who, storageKey(), 1, 10);
+      await expect(admin.pttl(indexKey(who))).resolves.toBeGreaterThan(590_000);
+    });
+
+    it('still reads entries written by earlier versions (a bare createdAt), and keeps them on add', async () => {
+      const who = owner();
+      const [old, fresh] = [storageKey(), storageKey()];
+      await backend.write(old, { a: 1 }, 60);
+      await backend.write(fresh, { a: 1 }, 60);
+      await admin.hset(indexKey(who), old, '1700000000000');
+      await backend.indexAdd(who, fresh, 5, 60);
+      const list = await backend.indexList(who);
+      expect(list.map(({ id, createdAt }) => ({ id, createdAt }))).toEqual(
+        expect.arrayContaining([
+          { id: old, createdAt: 1700000000000 },
+          { id: fresh, createdAt: 5 },
+        ]),
+      );
+      expect(list).toHaveLength(2);
+    });
   });
 
   describe('clients', () => {
@@ -146,6 +337,10 @@ async function commandStats(client: Redis): Promise<Record<string, number>> {
   return stats;
 }
 
+/**
+ * Commands Redis ran during `action`, from INFO commandstats (which also
+ * counts the commands a Lua script or a MULTI runs).
+ */
 async function commandsDuring(client: Redis, action: () => Promise<unknown>) {
   const before = await commandStats(client);
   await action();
@@ -156,6 +351,22 @@ async function commandsDuring(client: Redis, action: () => Promise<unknown>) {
     if (diff > 0 && name !== 'info') delta[name] = diff;
   }
   return delta;
+}
+
+/**
+ * Round trips `action` makes on the backend's connection: how many times it
+ * writes to the socket (a MULTI/EXEC or a pipeline is one write), checking
+ * that it never waited for a reply in between.
+ */
+async function roundTripsDuring(backend: RedisBackend, action: () => Promise<unknown>) {
+  const { stream } = (backend as unknown as { client: Redis }).client;
+  const write = jest.spyOn(stream, 'write');
+  try {
+    await action();
+    return write.mock.calls.length;
+  } finally {
+    write.mockRestore();
+  }
 }
 
 describe('RedisBackend round trips (own redis-server, so no other suite adds commands)', () => {
@@ -169,9 +380,11 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     admin = new Redis(server.url);
     backend = new RedisBackend({ port: server.port, host: '127.0.0.1' });
     // Warm up: the connection handshake (HELLO, INFO, CLIENT SETINFO) and the
-    // first patch (EVALSHA, NOSCRIPT, EVAL) happen once, not per request.
+    // first run of each script (EVALSHA, NOSCRIPT, EVAL) happen once, not per request.
     await backend.write(id, { a: 1 }, 60);
     await backend.patch(id, { set: { b: 2 }, unset: [] }, 60);
+    await backend.rename(id, id, { a: 1 }, 60);
+    await backend.indexAdd('warm-up', id, 1, 60);
   }, 30_000);
 
   afterAll(async () => {
@@ -215,12 +428,52 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     await expect(commandsDuring(admin, () => backend.destroy(id))).resolves.toEqual({ unlink: 1 });
   });
 
-  it('rename is one MULTI/EXEC transaction', async () => {
-    const newId = storageKey();
-    await backend.write(id, { a: 1 }, 60);
+  it('rename is one EVALSHA (an atomic script checking the old record exists)', async () => {
+    const [oldId, newId] = [storageKey(), storageKey()];
+    await backend.write(oldId, { a: 1 }, 60);
     await expect(
-      commandsDuring(admin, () => backend.rename(id, newId, { a: 1 }, 60)),
-    ).resolves.toEqual({ multi: 1, set: 1, unlink: 1, exec: 1 });
+      commandsDuring(admin, () => backend.rename(oldId, newId, { a: 1 }, 60)),
+    ).resolves.toEqual({ evalsha: 1, exists: 1, set: 1, unlink: 1 });
+    await expect(
+      roundTripsDuring(backend, () => backend.rename(newId, storageKey(), { a: 1 }, 60)),
+    ).resolves.toBe(1);
+  });
+
+  it('a rename whose old record is gone writes nothing', async () => {
+    await expect(
+      commandsDuring(admin, () => backend.rename(storageKey(), storageKey(), { a: 1 }, 60)),
+    ).resolves.toEqual({ evalsha: 1, exists: 1 });
+  });
+
+  it('(the round-trip measure counts one write per command sent on its own)', async () => {
+    await expect(
+      roundTripsDuring(backend, () => Promise.all([backend.read(id), backend.destroy(id)])),
+    ).resolves.toBe(2);
+  });
+
+  it('indexAdd is one EVALSHA', async () => {
+    await expect(
+      roundTripsDuring(backend, () => backend.indexAdd('owner', storageKey(), 1, 60)),
+    ).resolves.toBe(1);
+  });
+
+  it('indexDestroy of 20 sessions is one round trip: one UNLINK of every record and one HDEL', async () => {
+    const owner = storageKey();
+    const ids = Array.from({ length: 20 }, storageKey);
+    for (const each of ids) {
+      await backend.write(each, { a: 1 }, 60);
+      await backend.indexAdd(owner, each, 1, 60);
+    }
+    const indexKey = `session:user:{${owner}}`;
+    await expect(admin.hlen(indexKey)).resolves.toBe(20);
+    const commands = await commandsDuring(admin, async () => {
+      await expect(roundTripsDuring(backend, () => backend.indexDestroy(owner, ids))).resolves.toBe(
+        1,
+      );
+    });
+    expect(commands).toEqual({ multi: 1, unlink: 1, hdel: 1, exec: 1 });
+    await expect(admin.exists(...ids.map((each) => `session:${each}`))).resolves.toBe(0);
+    await expect(admin.exists(indexKey)).resolves.toBe(0);
   });
 });
 

@@ -20,6 +20,10 @@ describeBackendConformance(
         },
         survives: async () => (await admin.exists(foreignKey)) === 1,
       },
+      corrupt: async (id) => {
+        await admin.set(prefix + id, '{"userId":"\\"ann', 'EX', 60);
+      },
+      stored: async (id) => (await admin.exists(prefix + id)) === 1,
       teardown: async () => {
         await admin.del(foreignKey);
         await backend.close();
@@ -27,5 +31,5 @@ describeBackendConformance(
       },
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close', 'index'],
+  ['readAndTouch', 'patch', 'rename', 'close', 'index', 'unreadable'],
 );
