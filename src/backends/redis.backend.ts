@@ -376,7 +376,7 @@ export class RedisBackend extends SessionBackend {
     await this.run((redis) => redis.hdel(this.indexKey(owner), id));
   }
 
-  /** The live sessions of `owner`; entries whose session is gone are removed from the index. */
+  /** The live sessions of `owner`; entries whose session is gone are left out. */
   override async indexList(owner: string): Promise<IndexedSession[]> {
     const indexKey = this.indexKey(owner);
     const entries = await this.run((redis) => redis.hgetall(indexKey));
@@ -394,18 +394,24 @@ export class RedisBackend extends SessionBackend {
     });
     const now = Date.now();
     const live: IndexedSession[] = [];
-    const dead: string[] = [];
+    const legacy: string[] = [];
     ids.forEach((id, i) => {
-      // -2: the session is gone. -1 (no TTL) does not happen for records this backend writes.
-      if (ttls[i] === -2) dead.push(id);
-      else
+      // -2: the session is gone. Its entry is left to the deadline pruning in
+      // indexAdd: the module indexes a session just before writing it, so a
+      // missing record may be one on its way, and dropping its entry here
+      // would hide a live session from "log out everywhere". Entries of
+      // earlier versions have no deadline: those are dropped here.
+      if (ttls[i] === -2) {
+        if (!entries[id].includes(':')) legacy.push(id);
+      } else {
         live.push({
           id,
           createdAt: createdAtOf(entries[id]),
           expiresAt: now + Math.max(ttls[i], 0),
         });
+      }
     });
-    if (dead.length > 0) await this.run((redis) => redis.hdel(indexKey, ...dead));
+    if (legacy.length > 0) await this.run((redis) => redis.hdel(indexKey, ...legacy));
     return live;
   }
 

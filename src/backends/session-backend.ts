@@ -127,7 +127,9 @@ export abstract class SessionBackend {
 
   /**
    * Optional (user index): the live sessions of `owner`, with their current
-   * expiry; entries whose sessions are gone are dropped from the index.
+   * expiry; entries whose sessions are gone are left out. (They are not to
+   * be deleted here at once: the module indexes a session just before it
+   * writes the record, so a missing record may be one on its way.)
    */
   indexList?(owner: string): Promise<IndexedSession[]>;
 
