@@ -85,6 +85,17 @@ class EndedController {
     return { ok: true };
   }
 
+  @Get('set-odd')
+  setOdd(@Session() session: Session) {
+    // Ordinary JavaScript values that lua-cjson cannot decode.
+    session.set('half', '\ud83d');
+    session.set('\ude00key', 'low surrogate in the key');
+    let deep: unknown = [];
+    for (let i = 0; i < 1100; i += 1) deep = [deep];
+    session.set('deep', deep);
+    return { ok: true };
+  }
+
   @Get('regenerate')
   async regenerate(@Req() req: object, @Session() session: Session, @Query('gate') gate?: string) {
     await gates.pass(gate);
@@ -255,6 +266,20 @@ describe.each(kinds)('ended sessions stay ended on $name', (kind) => {
       expect(await data(renewed)).toEqual({ userId: 'ann' });
       expect(await data(cookie)).toEqual({});
     });
+
+    if (kind.userIndex)
+      it('a session holding values a Lua JSON decoder rejects stays listed and ends with "log out everywhere"', async () => {
+        const cookie = await login();
+        await get('/set-odd', cookie).expect(200);
+        // A later change to that record must apply, not take the session for gone.
+        await get('/set?key=theme&value=dark', cookie).expect(200);
+        const stored = await data(cookie);
+        expect(stored).toMatchObject({ userId: 'ann', half: '\ud83d', theme: 'dark' });
+        expect(stored['\ude00key']).toBe('low surrogate in the key');
+        expect((await get('/sessions').expect(200)).body).toHaveLength(1);
+        expect((await get('/logout-everywhere').expect(200)).body).toEqual({ ended: 1 });
+        expect(await data(cookie)).toEqual({});
+      });
 
     it('a save after a logout neither brings the session back nor clears the cookie', async () => {
       const cookie = await login();

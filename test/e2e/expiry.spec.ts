@@ -1,18 +1,40 @@
-import { Controller, Get, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Req, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import {
   MemoryBackend,
   Session,
   SessionModule,
+  SessionService,
   type SessionBackend,
   type SessionModuleOptions,
 } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
 import { CountingMemoryBackend, MapBackend } from '../support/fixtures/backends.js';
-import { cookieFrom, SECRET, sessionSetCookie, sleep } from '../support/fixtures/http.js';
+import {
+  cookieFrom,
+  idOf,
+  SECRET,
+  sessionSetCookie,
+  sleep,
+  storageKey,
+} from '../support/fixtures/http.js';
 
 @Controller()
 class ExpiryController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @Get('regenerate')
+  async regenerate(@Req() req: object): Promise<{ ok: true }> {
+    await this.sessions.regenerate(req);
+    return { ok: true };
+  }
+
+  @Get('expires')
+  async expires(): Promise<number[]> {
+    const list = await this.sessions.listSessions('alice');
+    return list.map((entry) => entry.expiresAt.getTime());
+  }
+
   @Get('login')
   login(@Session() session: Session): { ok: true } {
     session.set('user', 'alice');
@@ -39,6 +61,10 @@ async function boot(
     controllers: [ExpiryController],
   });
 }
+
+/** The expiry a Set-Cookie announces, in ms since the epoch. */
+const cookieExpiry = (res: request.Response) =>
+  Date.parse(sessionSetCookie(res)!.attributes.expires as string);
 
 describe('expiry', () => {
   let app: INestApplication | undefined;
@@ -171,6 +197,73 @@ describe('expiry', () => {
       expect(Number(sessionSetCookie(res)?.attributes['max-age'])).toBeLessThanOrEqual(60);
       const again = await get('/read', cookieFrom(res)).expect(200);
       expect(Number(sessionSetCookie(again)?.attributes['max-age'])).toBeLessThanOrEqual(60);
+    });
+  });
+
+  describe('fixed lifetime (no rolling)', () => {
+    it('writes do not extend the session: it ends maxAge after creation', async () => {
+      const backend = new MapBackend();
+      app = await boot({ backend, maxAge: 2 });
+      const res = await get('/login').expect(200);
+      const cookie = cookieFrom(res);
+      const key = storageKey(idOf(sessionSetCookie(res)!.value));
+      const expiresAt = (backend.record(key)!.__session as { e: number }).e;
+      await sleep(1100);
+      await get('/update', cookie).expect(200);
+      // The record keeps its expiry, and the store TTL is what is left of it.
+      expect((backend.record(key)!.__session as { e: number }).e).toBe(expiresAt);
+      expect(backend.ttls.at(-1)).toBeLessThanOrEqual(1);
+      await sleep(1100);
+      await get('/read', cookie).expect(200, { user: null });
+    });
+
+    it("reports in listSessions the expiry of the browser's cookie, however often the session is written", async () => {
+      const backend = new MemoryBackend();
+      app = await boot({ backend, maxAge: 60, userKey: 'user' });
+      const res = await get('/login').expect(200);
+      const cookie = cookieFrom(res);
+      await sleep(2500);
+      await get('/update', cookie).expect(200);
+      const [expiresAt] = (await get('/expires').expect(200)).body as number[];
+      // Within the cookie's whole-second rounding, not 2.5 s later.
+      expect(Math.abs(expiresAt - cookieExpiry(res))).toBeLessThan(2000);
+    });
+
+    it('absoluteTimeout counts from the first creation, through regenerate', async () => {
+      app = await boot({ backend: new MemoryBackend(), maxAge: 60, absoluteTimeout: 2 });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      await sleep(1100);
+      const renewed = await get('/regenerate', cookie).expect(200);
+      expect(Number(sessionSetCookie(renewed)!.attributes['max-age'])).toBeLessThanOrEqual(1);
+      await get('/read', cookieFrom(renewed)).expect(200, { user: 'alice' });
+      await sleep(1100);
+      await get('/read', cookieFrom(renewed)).expect(200, { user: null });
+    });
+
+    it('regenerate gives a fresh maxAge, capped by absoluteTimeout', async () => {
+      const backend = new MapBackend();
+      app = await boot({ backend, maxAge: 2 });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      await sleep(1100);
+      const renewed = await get('/regenerate', cookie).expect(200);
+      expect(sessionSetCookie(renewed)!.attributes['max-age']).toBe('2');
+      await sleep(1100);
+      await get('/read', cookieFrom(renewed)).expect(200, { user: 'alice' });
+    });
+  });
+
+  describe('rolling near absoluteTimeout', () => {
+    it('a rolling read never extends the store past absoluteTimeout', async () => {
+      const backend = new MemoryBackend();
+      app = await boot({ backend, maxAge: 60, rolling: true, absoluteTimeout: 3, userKey: 'user' });
+      const created = Date.now();
+      const cookie = cookieFrom(await get('/login').expect(200));
+      await sleep(1000);
+      const res = await get('/read', cookie).expect(200, { user: 'alice' });
+      expect(Number(sessionSetCookie(res)!.attributes['max-age'])).toBeLessThanOrEqual(2);
+      const [expiresAt] = (await get('/expires').expect(200)).body as number[];
+      expect(expiresAt).toBeLessThanOrEqual(created + 3000 + 1000);
+      expect(Math.abs(expiresAt - cookieExpiry(res))).toBeLessThan(2000);
     });
   });
 });

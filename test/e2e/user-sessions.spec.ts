@@ -247,4 +247,51 @@ describe('userKey option', () => {
     );
     await app.close();
   });
+
+  describe('user values', () => {
+    let app: INestApplication;
+    let sessions: SessionService;
+
+    beforeAll(async () => {
+      app = await createApp({
+        imports: [
+          SessionModule.forRoot({
+            secretKey: SECRET,
+            backend: new MemoryBackend(),
+            userKey: 'userId',
+          }),
+        ],
+        controllers: [AccountController],
+      });
+      sessions = app.get(SessionService);
+    });
+
+    afterAll(() => app.close());
+
+    it.each([
+      ['undefined', undefined],
+      ['null', null],
+      ['a BigInt', 10n],
+      ['an object', { id: 1 }],
+      ['an array', [1]],
+      ['NaN', Number.NaN],
+      ['a boolean', true],
+    ])('refuses %s as a user, with an error naming userKey', async (_name, user) => {
+      const error = /`userKey` "userId" \(a string or a finite number/;
+      await expect(sessions.listSessions(user)).rejects.toThrow(error);
+      await expect(sessions.destroyAllSessions(user)).rejects.toThrow(error);
+      await expect(sessions.destroySession(user, 'handle')).rejects.toThrow(error);
+    });
+
+    it('takes a string or a number, compared as JSON', async () => {
+      const cookie = cookieFrom(await request(app.getHttpServer()).get('/login/7').expect(200));
+      await expect(sessions.listSessions(7)).resolves.toHaveLength(1);
+      await expect(sessions.listSessions('7')).resolves.toEqual([]);
+      await expect(sessions.destroyAllSessions(7)).resolves.toBe(1);
+      await request(app.getHttpServer())
+        .get('/me')
+        .set('Cookie', cookie)
+        .expect(200, { userId: null });
+    });
+  });
 });

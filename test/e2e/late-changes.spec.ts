@@ -1,0 +1,125 @@
+// A change made to the session after the handler (by an exception filter, for
+// a guard that rejected the request, for a handler whose observable completes
+// without a value) is saved before the response is sent, on both platforms,
+// for new sessions and for existing ones.
+import {
+  BadRequestException,
+  Catch,
+  Controller,
+  ForbiddenException,
+  Get,
+  Injectable,
+  UseGuards,
+  type ArgumentsHost,
+  type CanActivate,
+  type ExceptionFilter,
+  type ExecutionContext,
+  type HttpException,
+  type INestApplication,
+} from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { EMPTY, type Observable } from 'rxjs';
+import request from 'supertest';
+import { MemoryBackend, Session, SessionModule, SessionService } from '../../src/index.js';
+import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
+import { cookieFrom, SECRET } from '../support/fixtures/http.js';
+
+interface StatusResponse extends RawResponse {
+  status(code: number): StatusResponse;
+}
+
+/** Turns 400s and 403s into a flash message kept in the session, and writes the response. */
+@Catch(BadRequestException, ForbiddenException)
+@Injectable()
+class FlashFilter implements ExceptionFilter {
+  constructor(private readonly sessions: SessionService) {}
+
+  async catch(exception: HttpException, host: ArgumentsHost): Promise<void> {
+    const http = host.switchToHttp();
+    const session = await this.sessions.load(http.getRequest<object>());
+    session.set('flash', exception.message);
+    const response = http.getResponse<StatusResponse>();
+    sendJson(response.status(exception.getStatus()), { error: exception.message });
+  }
+}
+
+@Injectable()
+class DenyGuard implements CanActivate {
+  canActivate(_context: ExecutionContext): boolean {
+    throw new ForbiddenException('not allowed');
+  }
+}
+
+@Controller()
+class LateController {
+  @Get('login')
+  login(@Session() session: Session) {
+    session.set('user', 'ann');
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Session() session: Session) {
+    return session.toJSON();
+  }
+
+  @Get('invalid')
+  invalid(@Session() session: Session): never {
+    session.get('user');
+    throw new BadRequestException('bad input');
+  }
+
+  @Get('denied')
+  @UseGuards(DenyGuard)
+  denied() {
+    return { unreachable: true };
+  }
+
+  @Get('empty')
+  empty(@Session() session: Session): Observable<never> {
+    session.set('visited', 'empty');
+    return EMPTY;
+  }
+}
+
+describe('changes made after the handler', () => {
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    app = await createApp({
+      imports: [SessionModule.forRoot({ secretKey: SECRET, backend: new MemoryBackend() })],
+      controllers: [LateController],
+      providers: [{ provide: APP_FILTER, useClass: FlashFilter }],
+    });
+  });
+
+  afterAll(() => app.close());
+
+  const get = (path: string, cookie?: string) => {
+    const req = request(app.getHttpServer()).get(path);
+    return cookie ? req.set('Cookie', cookie) : req;
+  };
+
+  it("saves an exception filter's change to an existing session", async () => {
+    const cookie = cookieFrom(await get('/login').expect(200));
+    await get('/invalid', cookie).expect(400, { error: 'bad input' });
+    await get('/read', cookie).expect(200, { user: 'ann', flash: 'bad input' });
+  });
+
+  it("saves an exception filter's change to a new session and sends its cookie", async () => {
+    const response = await get('/invalid').expect(400, { error: 'bad input' });
+    await get('/read', cookieFrom(response)).expect(200, { flash: 'bad input' });
+  });
+
+  it("saves the filter's change for a request a guard rejected", async () => {
+    const cookie = cookieFrom(await get('/login').expect(200));
+    await get('/denied', cookie).expect(403, { error: 'not allowed' });
+    await get('/read', cookie).expect(200, { user: 'ann', flash: 'not allowed' });
+  });
+
+  it('saves the change of a handler whose observable completes without a value', async () => {
+    const cookie = cookieFrom(await get('/login').expect(200));
+    await get('/empty', cookie);
+    await get('/read', cookie).expect(200, { user: 'ann', visited: 'empty' });
+  });
+});
