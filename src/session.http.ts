@@ -56,6 +56,29 @@ const SESSION_COOKIE = Symbol('pselfastapise-async.sessionCookie');
 
 type Tagged = ServerResponse & { [SESSION_COOKIE]?: { name: string; header: string } };
 
+/**
+ * Headers that describe the response the handler meant to send: a response
+ * that replaces it must not carry them.
+ */
+const FAILED_RESPONSE_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-range',
+  'content-disposition',
+  'content-location',
+  'transfer-encoding',
+  'etag',
+  'last-modified',
+  'location',
+];
+
+/** Ended, or torn down: writing to it again would fail (ERR_STREAM_WRITE_AFTER_END). */
+function closed(response: ServerResponse): boolean {
+  return response.writableEnded || response.destroyed;
+}
+
 type Method = (this: ServerResponse, ...args: unknown[]) => ServerResponse;
 
 /** Express, and anything else that hands out Node's ServerResponse. */
@@ -101,11 +124,32 @@ class NodeResponse implements SessionResponse {
     response.end = function (...args) {
       response.end = end;
       if (passThrough()) return end.apply(this, args);
-      const finish = () => end.apply(this, args);
-      beforeEnd().then(finish, () => {
-        if (this.headersSent) finish();
-        else end.call(this, unavailable(this, failureMessage));
-      });
+      // While this end() waits, another one (a timeout middleware's, say)
+      // replaces it: that one goes out at once, without the headers that
+      // described this body, and this one is dropped.
+      const described = FAILED_RESPONSE_HEADERS.map(
+        (name) => [name, this.getHeader(name)] as const,
+      );
+      const replace: Method = function (...other) {
+        response.end = end;
+        for (const [name, value] of described)
+          if (value !== undefined && this.getHeader(name) === value) this.removeHeader(name);
+        return end.apply(this, other);
+      };
+      response.end = replace;
+      const settle = (send: () => void) => {
+        if (response.end === replace) response.end = end;
+        if (!closed(this)) send();
+      };
+      beforeEnd().then(
+        () => settle(() => end.apply(this, args)),
+        () =>
+          settle(() =>
+            this.headersSent
+              ? end.apply(this, args)
+              : end.call(this, unavailable(this, failureMessage)),
+          ),
+      );
       return this;
     };
   }
