@@ -56,9 +56,17 @@ const SESSION_COOKIE = Symbol('pselfastapise-async.sessionCookie');
 
 type Tagged = ServerResponse & { [SESSION_COOKIE]?: { name: string; header: string } };
 
+/** Forgets the session cookie of a response whose save failed; returns its name. */
+function forgetSessionCookie(response: ServerResponse): string | undefined {
+  const cookie = (response as Tagged)[SESSION_COOKIE];
+  delete (response as Tagged)[SESSION_COOKIE];
+  return cookie?.name;
+}
+
 /**
- * Headers that describe the response the handler meant to send: a response
- * that replaces it must not carry them.
+ * Headers that describe the response the handler meant to send. A 503 that
+ * replaces it drops them (and the session cookie) and keeps the rest: what
+ * middleware set for every response (CORS, HSTS, request ids) still applies.
  */
 const FAILED_RESPONSE_HEADERS = [
   'content-type',
@@ -175,7 +183,13 @@ class NodeResponse implements SessionResponse {
 
 /** Turns a response whose session could not be saved into a 503; returns its body. */
 function unavailable(response: ServerResponse, message: string): string {
-  for (const name of response.getHeaderNames()) response.removeHeader(name);
+  for (const name of FAILED_RESPONSE_HEADERS) response.removeHeader(name);
+  const cookieName = forgetSessionCookie(response);
+  if (cookieName !== undefined) {
+    const rest = withoutCookie(response.getHeader('set-cookie'), cookieName);
+    if (rest.length > 0) response.setHeader('Set-Cookie', rest);
+    else response.removeHeader('set-cookie');
+  }
   response.statusCode = 503;
   const body = unavailableBody(message);
   response.setHeader('Content-Type', 'application/json; charset=utf-8');
@@ -275,9 +289,16 @@ export function registerFastifyHooks(
       return payload;
     } catch {
       reply.code(503);
-      reply.removeHeader('set-cookie');
-      reply.removeHeader('content-length');
+      for (const name of FAILED_RESPONSE_HEADERS) reply.removeHeader(name);
+      const cookieName = forgetSessionCookie(reply.raw);
+      if (cookieName !== undefined) {
+        const rest = withoutCookie(reply.getHeader('set-cookie'), cookieName);
+        reply.removeHeader('set-cookie');
+        if (rest.length > 0) reply.header('set-cookie', rest);
+      }
       reply.header('content-type', 'application/json; charset=utf-8');
+      // A stream the 503 replaces is never read: release what it holds (a file).
+      (payload as { destroy?: () => void } | null)?.destroy?.();
       return unavailableBody(failureMessage);
     } finally {
       reply[SAVING] = false;

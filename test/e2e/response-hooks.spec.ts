@@ -19,8 +19,14 @@ import {
   sendJson,
   type RawResponse,
 } from '../support/fixtures/app.js';
-import { SlowMemoryBackend } from '../support/fixtures/backends.js';
-import { cookieFrom, SECRET, sessionSetCookie, sleep } from '../support/fixtures/http.js';
+import { FailingBackend, SlowMemoryBackend } from '../support/fixtures/backends.js';
+import {
+  cookieFrom,
+  SECRET,
+  sessionSetCookie,
+  setCookies,
+  sleep,
+} from '../support/fixtures/http.js';
 
 /** Errors the responses emitted (ERR_STREAM_WRITE_AFTER_END is one), recorded by `watchErrors`. */
 const responseErrors: Error[] = [];
@@ -38,6 +44,15 @@ function timeout(_req: IncomingMessage, res: ServerResponse, next: () => void): 
       res.end('timeout');
     }
   }, 50);
+  next();
+}
+
+/** Headers (and a cookie) middleware sets on every response, which a 503 should keep. */
+function everyResponse(_req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  res.setHeader('Set-Cookie', 'lb=node-1; Path=/');
+  res.setHeader('Access-Control-Allow-Origin', 'https://app.example');
+  res.setHeader('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
+  res.setHeader('X-Request-Id', 'req-42');
   next();
 }
 
@@ -83,6 +98,13 @@ class HooksController {
 class TimeoutModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(watchErrors, timeout).forRoutes('*');
+  }
+}
+
+@Module({ controllers: [HooksController] })
+class HeadersModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(everyResponse).forRoutes('*');
   }
 }
 
@@ -184,5 +206,50 @@ describe('response hooks', () => {
         await get('/read', cookie).expect(200, { user: 'alice', theme: 'dark' });
       });
     }
+  });
+
+  describe('the 503 written when saving fails', () => {
+    let backend: FailingBackend;
+
+    async function boot(options: Partial<SessionModuleOptions> = {}): Promise<void> {
+      backend = new FailingBackend();
+      app = await createApp({
+        imports: [SessionModule.forRoot({ secretKey: SECRET, backend, ...options }), HeadersModule],
+      });
+    }
+
+    function expectKeptHeaders(res: request.Response): void {
+      expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
+      expect(res.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+      expect(res.headers['x-request-id']).toBe('req-42');
+      expect(setCookies(res).map((cookie) => cookie.raw)).toContain('lb=node-1; Path=/');
+    }
+
+    it.each([
+      ['a handler, for a request with a session cookie (the interceptor answers)', '/update', true],
+      ['a handler that creates a session (the response hook answers)', '/update', false],
+      ['an @Res() handler, for a request with a session cookie', '/res', true],
+      ['an @Res() handler that creates a session', '/res', false],
+    ])('keeps the headers middleware set: %s', async (_name, path, withCookie) => {
+      await boot();
+      const cookie = withCookie ? cookieFrom(await get('/login').expect(200)) : undefined;
+      backend.failing.add('write').add('patch');
+      const res = await get(path, cookie).expect(503);
+      expectKeptHeaders(res);
+      expect(sessionSetCookie(res)).toBeUndefined();
+    });
+
+    it("drops the @Res() handler's body headers and the session cookie, and keeps the other cookies", async () => {
+      await boot({ rolling: true });
+      const cookie = cookieFrom(await get('/login').expect(200));
+      backend.failing.add('write').add('patch');
+      const res = await get('/res', cookie).expect(503);
+      expectKeptHeaders(res);
+      expect(res.headers.etag).toBeUndefined();
+      expect(res.headers['content-disposition']).toBeUndefined();
+      expect(sessionSetCookie(res)).toBeUndefined();
+    });
   });
 });
