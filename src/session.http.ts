@@ -13,12 +13,15 @@ export interface SessionRequest {
 
 /** @internal What the service does to a response. */
 export interface SessionResponse {
+  /** True once the headers are written: a cookie set now would not reach the client. */
+  readonly headersSent: boolean;
   /** Adds or replaces the session cookie, keeping the application's other cookies. */
   setCookie(name: string, header: string): void;
   /**
    * Makes sure `beforeEnd` runs (and settles) before the response is sent,
    * and `beforeHeaders` just before the headers go out, for responses the
-   * interceptor does not see through: `@Res()` handlers, rejected guards.
+   * interceptor does not see through: `@Res()` handlers, rejected guards,
+   * streams, `@Sse()`, hijacked Fastify replies.
    */
   guard(beforeHeaders: () => void, beforeEnd: () => Promise<void>, failureMessage: string): void;
 }
@@ -38,18 +41,65 @@ export function responseOf(request: SessionRequest): SessionResponse | undefined
 }
 
 function withCookie(existing: unknown, name: string, header: string): string[] {
+  return [...withoutCookie(existing, name), header];
+}
+
+function withoutCookie(existing: unknown, name: string): string[] {
   const prefix = `${name}=`;
   const list =
     existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-  return [...list.filter((value: string) => !value.startsWith(prefix)), header];
+  return list.filter((value: string) => !value.startsWith(prefix));
 }
+
+/** The session cookie set on a Node response, kept on it. */
+const SESSION_COOKIE = Symbol('pselfastapise-async.sessionCookie');
+
+type Tagged = ServerResponse & { [SESSION_COOKIE]?: { name: string; header: string } };
+
+/** Forgets the session cookie of a response whose save failed; returns its name. */
+function forgetSessionCookie(response: ServerResponse): string | undefined {
+  const cookie = (response as Tagged)[SESSION_COOKIE];
+  delete (response as Tagged)[SESSION_COOKIE];
+  return cookie?.name;
+}
+
+/**
+ * Headers that describe the response the handler meant to send. A 503 that
+ * replaces it drops them (and the session cookie) and keeps the rest: what
+ * middleware set for every response (CORS, HSTS, request ids) still applies.
+ */
+const FAILED_RESPONSE_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-range',
+  'content-disposition',
+  'content-location',
+  'transfer-encoding',
+  'etag',
+  'last-modified',
+  'location',
+];
+
+/** Ended, or torn down: writing to it again would fail (ERR_STREAM_WRITE_AFTER_END). */
+function closed(response: ServerResponse): boolean {
+  return response.writableEnded || response.destroyed;
+}
+
+type Method = (this: ServerResponse, ...args: unknown[]) => ServerResponse;
 
 /** Express, and anything else that hands out Node's ServerResponse. */
 class NodeResponse implements SessionResponse {
   constructor(private readonly response: ServerResponse) {}
 
+  get headersSent(): boolean {
+    return this.response.headersSent;
+  }
+
   setCookie(name: string, header: string): void {
     if (this.response.headersSent) return;
+    (this.response as Tagged)[SESSION_COOKIE] = { name, header };
     const existing = this.response.getHeader('set-cookie');
     this.response.setHeader(
       'Set-Cookie',
@@ -57,34 +107,89 @@ class NodeResponse implements SessionResponse {
     );
   }
 
-  guard(beforeHeaders: () => void, beforeEnd: () => Promise<void>, failureMessage: string): void {
-    const response = this.response;
+  /**
+   * While `passThrough()` is true, something else is saving before it sends
+   * (Fastify's onSend hook): the response is then left alone.
+   */
+  guard(
+    beforeHeaders: () => void,
+    beforeEnd: () => Promise<void>,
+    failureMessage: string,
+    passThrough: () => boolean = () => false,
+  ): void {
+    const response = this.response as unknown as Record<'writeHead' | 'end', Method>;
     const writeHead = response.writeHead;
     const end = response.end;
-    response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    const keepCookie = (args: unknown[]) => this.keepCookie(args);
+    response.writeHead = function (...args) {
       response.writeHead = writeHead;
-      beforeHeaders();
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    } as ServerResponse['writeHead'];
-    response.end = function (this: ServerResponse, ...args: unknown[]) {
+      if (!passThrough()) {
+        beforeHeaders();
+        keepCookie(args);
+      }
+      return writeHead.apply(this, args);
+    };
+    response.end = function (...args) {
       response.end = end;
-      const finish = () => (end as (...a: unknown[]) => ServerResponse).apply(response, args);
-      beforeEnd().then(finish, () => {
-        if (response.headersSent) finish();
-        else
-          (end as (chunk: string) => ServerResponse).call(
-            response,
-            unavailable(response, failureMessage),
-          );
-      });
-      return response;
-    } as ServerResponse['end'];
+      if (passThrough()) return end.apply(this, args);
+      // While this end() waits, another one (a timeout middleware's, say)
+      // replaces it: that one goes out at once, without the headers that
+      // described this body, and this one is dropped.
+      const described = FAILED_RESPONSE_HEADERS.map(
+        (name) => [name, this.getHeader(name)] as const,
+      );
+      const replace: Method = function (...other) {
+        response.end = end;
+        for (const [name, value] of described)
+          if (value !== undefined && this.getHeader(name) === value) this.removeHeader(name);
+        return end.apply(this, other);
+      };
+      response.end = replace;
+      const settle = (send: () => void) => {
+        if (response.end === replace) response.end = end;
+        if (!closed(this)) send();
+      };
+      beforeEnd().then(
+        () => settle(() => end.apply(this, args)),
+        () =>
+          settle(() =>
+            this.headersSent
+              ? end.apply(this, args)
+              : end.call(this, unavailable(this, failureMessage)),
+          ),
+      );
+      return this;
+    };
+  }
+
+  /**
+   * Headers passed to writeHead() win over those set before: when they carry
+   * a Set-Cookie of their own (Nest's `@Sse()` on Fastify passes the reply's
+   * headers, read before the session cookie was set), the session cookie is
+   * added to it.
+   */
+  private keepCookie(args: unknown[]): void {
+    const cookie = (this.response as Tagged)[SESSION_COOKIE];
+    if (!cookie) return;
+    const at = args.length - 1;
+    const headers = args[at];
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return;
+    const record = headers as Record<string, unknown>;
+    const key = Object.keys(record).find((name) => name.toLowerCase() === 'set-cookie');
+    if (key === undefined) return;
+    args[at] = { ...record, [key]: withCookie(record[key], cookie.name, cookie.header) };
   }
 }
 
 /** Turns a response whose session could not be saved into a 503; returns its body. */
 function unavailable(response: ServerResponse, message: string): string {
-  for (const name of response.getHeaderNames()) response.removeHeader(name);
+  for (const name of FAILED_RESPONSE_HEADERS) response.removeHeader(name);
+  const cookieName = forgetSessionCookie(response);
+  if (cookieName !== undefined) {
+    const rest = withoutCookie(response.getHeader('set-cookie'), cookieName);
+    if (rest.length > 0) response.setHeader('Set-Cookie', rest);
+    else response.removeHeader('set-cookie');
+  }
   response.statusCode = 503;
   const body = unavailableBody(message);
   response.setHeader('Content-Type', 'application/json; charset=utf-8');
@@ -102,22 +207,48 @@ interface FastifyReplyLike {
   header(name: string, value: unknown): unknown;
   removeHeader(name: string): unknown;
   code(status: number): unknown;
+  /** True once the reply is hijacked or its response ended. */
   sent?: boolean;
+  raw: ServerResponse;
+  [key: symbol]: unknown;
 }
 
-/** Fastify: cookies go through the reply; saving is driven by the onSend hook. */
-class FastifyResponse implements SessionResponse {
-  constructor(private readonly reply: FastifyReplyLike) {}
+/**
+ * Set on a reply while the onSend hook saves. The guard leaves the raw
+ * response alone meanwhile (an end() before Fastify writes comes from
+ * elsewhere, a timeout middleware say); once Fastify writes, it holds back the
+ * end for what changed while a streamed payload was being sent.
+ */
+const SAVING = Symbol('pselfastapise-async.saving');
 
-  setCookie(name: string, header: string): void {
-    if (this.reply.sent) return;
-    const existing = this.reply.getHeader('set-cookie');
-    this.reply.removeHeader('set-cookie');
-    this.reply.header('set-cookie', withCookie(existing, name, header));
+/**
+ * Fastify. A reply sent with `reply.send()` is saved by the onSend hook and
+ * sends the reply's headers; one that bypasses it (`reply.hijack()`, `@Sse()`,
+ * a handler writing `reply.raw`) sends the raw response's headers and is
+ * saved by the same guard as on Express. The cookie goes on both.
+ */
+class FastifyResponse implements SessionResponse {
+  private readonly node: NodeResponse;
+
+  constructor(private readonly reply: FastifyReplyLike) {
+    this.node = new NodeResponse(reply.raw);
   }
 
-  guard(): void {
-    // registerFastifyHooks' onSend hook saves before every reply is sent.
+  get headersSent(): boolean {
+    return this.reply.raw.headersSent;
+  }
+
+  setCookie(name: string, header: string): void {
+    if (!this.reply.sent) {
+      const existing = this.reply.getHeader('set-cookie');
+      this.reply.removeHeader('set-cookie');
+      this.reply.header('set-cookie', withCookie(existing, name, header));
+    }
+    this.node.setCookie(name, header);
+  }
+
+  guard(beforeHeaders: () => void, beforeEnd: () => Promise<void>, failureMessage: string): void {
+    this.node.guard(beforeHeaders, beforeEnd, failureMessage, () => this.reply[SAVING] === true);
   }
 }
 
@@ -152,15 +283,25 @@ export function registerFastifyHooks(
     reply: FastifyReplyLike,
     payload: unknown,
   ) => {
+    reply[SAVING] = true;
     try {
       await commit(request);
       return payload;
     } catch {
       reply.code(503);
-      reply.removeHeader('set-cookie');
-      reply.removeHeader('content-length');
+      for (const name of FAILED_RESPONSE_HEADERS) reply.removeHeader(name);
+      const cookieName = forgetSessionCookie(reply.raw);
+      if (cookieName !== undefined) {
+        const rest = withoutCookie(reply.getHeader('set-cookie'), cookieName);
+        reply.removeHeader('set-cookie');
+        if (rest.length > 0) reply.header('set-cookie', rest);
+      }
       reply.header('content-type', 'application/json; charset=utf-8');
+      // A stream the 503 replaces is never read: release what it holds (a file).
+      (payload as { destroy?: () => void } | null)?.destroy?.();
       return unavailableBody(failureMessage);
+    } finally {
+      reply[SAVING] = false;
     }
   }) as never);
 }
