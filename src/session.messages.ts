@@ -55,6 +55,8 @@ export const messages = {
     `Invalid session option \`cookie.domain\`: browsers keep a cookie named "${cookieName}" (prefix __Host-) only without a Domain attribute, not ${JSON.stringify(domain)}: remove cookie.domain, or use the __Secure- prefix`,
   redisTransactionAborted: () =>
     'Redis aborted a MULTI/EXEC transaction of the session store: retry the request',
+  cookieTooLate: () =>
+    'A new session was changed after the response headers were sent: its cookie cannot be set any more, so it was not saved. Change the session before the response starts (before streaming or hijacking)',
 } as const;
 
 function describe(value: unknown): string {

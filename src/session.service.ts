@@ -432,7 +432,15 @@ export class SessionService {
           session._clean();
           return;
         }
-        if (!session._id) this.assignId(session);
+        if (!session._id) {
+          // Its cookie can no longer be sent: nobody could reach the record.
+          if (this.responseFor(state)?.headersSent) {
+            this.logger.warn(messages.cookieTooLate());
+            session._clean();
+            return;
+          }
+          this.assignId(session);
+        }
         const expiresAt = this.expiry(now, now);
         const ttl = this.ttlUntil(expiresAt, now);
         const owner = this.ownerOf(session);
