@@ -7,9 +7,12 @@ export class SessionOptionsError extends Error {
 }
 
 /**
- * Thrown by `Session.set` (and at save) when a value cannot be represented as
- * JSON: a function, a symbol, a BigInt, a non-finite number or a cycle. The
- * session is left unchanged.
+ * Thrown by `Session.set` when a value would not come back as it was given:
+ * a function, a symbol, a BigInt, `undefined`, a non-finite number, a cycle,
+ * a `Map`, `Set`, class instance or typed array without `toJSON`, an array
+ * hole, a `toJSON` that returns none of the JSON values, nesting deeper than
+ * 2,500 levels, or the key `"__proto__"`. The message names the key and the
+ * path inside the value; the session is left unchanged.
  */
 export class SessionValueError extends Error {
   override readonly name = 'SessionValueError';

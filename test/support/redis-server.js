@@ -54,7 +54,19 @@ export async function startRedis(port, extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), `redis-${port}-`));
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...extraArgs,
+    ],
     { stdio: 'ignore', detached: false },
   );
   child.unref();
