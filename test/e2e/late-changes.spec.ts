@@ -9,16 +9,19 @@ import {
   ForbiddenException,
   Get,
   Injectable,
+  Module,
   UseGuards,
   type ArgumentsHost,
   type CanActivate,
   type ExceptionFilter,
   type ExecutionContext,
+  type CallHandler,
   type HttpException,
   type INestApplication,
+  type NestInterceptor,
 } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
-import { EMPTY, type Observable } from 'rxjs';
+import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { EMPTY, tap, type Observable } from 'rxjs';
 import request from 'supertest';
 import { MemoryBackend, Session, SessionModule, SessionService } from '../../src/index.js';
 import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
@@ -50,8 +53,29 @@ class DenyGuard implements CanActivate {
   }
 }
 
+/** An app-wide interceptor around ours: it changes the session after the handler's value. */
+class StampInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<{ session?: Session; url?: string }>();
+    return next.handle().pipe(
+      tap(() => {
+        if (request.url?.startsWith('/stamped')) request.session?.set('stamp', 'outer');
+      }),
+    );
+  }
+}
+
+/** Imported before SessionModule, so that its interceptor wraps ours. */
+@Module({ providers: [{ provide: APP_INTERCEPTOR, useClass: StampInterceptor }] })
+class OuterModule {}
+
 @Controller()
 class LateController {
+  @Get('stamped')
+  stamped(@Session() session: Session) {
+    return { isNew: session.isNew };
+  }
+
   @Get('login')
   login(@Session() session: Session) {
     session.set('user', 'ann');
@@ -87,7 +111,10 @@ describe('changes made after the handler', () => {
 
   beforeAll(async () => {
     app = await createApp({
-      imports: [SessionModule.forRoot({ secretKey: SECRET, backend: new MemoryBackend() })],
+      imports: [
+        OuterModule,
+        SessionModule.forRoot({ secretKey: SECRET, backend: new MemoryBackend() }),
+      ],
       controllers: [LateController],
       providers: [{ provide: APP_FILTER, useClass: FlashFilter }],
     });
@@ -115,6 +142,15 @@ describe('changes made after the handler', () => {
     const cookie = cookieFrom(await get('/login').expect(200));
     await get('/denied', cookie).expect(403, { error: 'not allowed' });
     await get('/read', cookie).expect(200, { user: 'ann', flash: 'not allowed' });
+  });
+
+  it('saves the change an interceptor outside ours makes after the handler', async () => {
+    const cookie = cookieFrom(await get('/login').expect(200));
+    await get('/stamped', cookie).expect(200, { isNew: false });
+    await get('/read', cookie).expect(200, { user: 'ann', stamp: 'outer' });
+    // A new session changed only there gets its cookie too.
+    const fresh = await get('/stamped').expect(200, { isNew: true });
+    await get('/read', cookieFrom(fresh)).expect(200, { stamp: 'outer' });
   });
 
   it('saves the change of a handler whose observable completes without a value', async () => {
