@@ -41,6 +41,8 @@ export const messages = {
   saveFailed: () => 'Session store unavailable: could not save the session',
   corruptRecord: (storageKey: string) =>
     `Ignoring an unreadable session record (storage key ${storageKey.slice(0, 8)}…): treating it as missing`,
+  invalidKey: (key: string) =>
+    `Session key ${key} is not a string: session keys are strings (numbers are taken as their string)`,
   prototypeKey: (key: string) =>
     `Session key "${key}" is reserved: JavaScript objects treat it as their prototype, so it cannot hold a value. Choose another key`,
   maxAgeTooLong: (maxAge: number, limit: number) =>

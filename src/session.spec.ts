@@ -58,6 +58,18 @@ interface Shop {
 }
 
 describe('Session', () => {
+  it('takes a number key as its string, and refuses a symbol key', () => {
+    const session = new Session();
+    session.set(7 as unknown as string, 'seven');
+    expect(session.keys()).toEqual(['7']);
+    expect(session.has(7 as unknown as string)).toBe(true);
+    expect(session.get(7 as unknown as string)).toBe('seven');
+    expect(session.delete(7 as unknown as string)).toBe(true);
+    expect([...session._deleted]).toEqual(['7']);
+    expect(() => session.set(Symbol('s') as unknown as string, 1)).toThrow(SessionValueError);
+    expect(session.keys()).toEqual([]);
+  });
+
   it('starts new, empty and without an id', () => {
     const session = new Session();
     expect(session.id).toBe('');

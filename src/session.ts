@@ -57,7 +57,7 @@ export class Session<T extends SessionData = SessionData> {
   get<K extends keyof T>(key: K): T[K] | undefined;
   get<K extends keyof T>(key: K, fallback: T[K]): T[K];
   get<K extends keyof T>(key: K, fallback?: T[K]): T[K] | undefined {
-    const name = key as string;
+    const name = String(key);
     return Object.hasOwn(this.data, name) ? copyJson(this.data[name] as T[K]) : fallback;
   }
 
@@ -69,7 +69,11 @@ export class Session<T extends SessionData = SessionData> {
    * unchanged.
    */
   set<K extends keyof T>(key: K, value: T[K]): this {
-    const name = key as string;
+    // A number key is its string, as for any object; a symbol has no JSON.
+    if (typeof key !== 'string' && typeof key !== 'number') {
+      throw new SessionValueError(messages.invalidKey(String(key)));
+    }
+    const name = String(key);
     if (name === META_KEY) throw new SessionValueError(messages.reservedKey(name));
     // Assigning "__proto__" would replace the data object's prototype, not store a value.
     if (name === '__proto__') throw new SessionValueError(messages.prototypeKey(name));
@@ -82,12 +86,12 @@ export class Session<T extends SessionData = SessionData> {
 
   /** True when `key` holds a value. */
   has(key: keyof T): boolean {
-    return Object.hasOwn(this.data, key as string);
+    return Object.hasOwn(this.data, String(key));
   }
 
   /** Removes `key`; true when it was there. */
   delete(key: keyof T): boolean {
-    const name = key as string;
+    const name = String(key);
     if (!Object.hasOwn(this.data, name)) return false;
     delete this.data[name];
     this._changed.delete(name);

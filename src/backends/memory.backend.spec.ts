@@ -51,25 +51,27 @@ describe('MemoryBackend', () => {
       await backend.close();
     });
 
-    it.each([
-      ['touch', (b: MemoryBackend) => b.touch('user', 60)],
-      ['readAndTouch', (b: MemoryBackend) => b.readAndTouch('user', 60)],
-      ['patch', (b: MemoryBackend) => b.patch('user', { set: { a: 1 }, unset: [] }, 60)],
-    ])('counts %s as a use', async (_name, use) => {
+    it('counts readAndTouch as a use', async () => {
       const backend = new MemoryBackend({ maxSessions: 100 });
       await backend.write('user', { userId: 1 }, 60);
-      await use(backend);
+      await backend.readAndTouch('user', 60);
       await flood(backend, 1000);
       expect(await backend.read('user')).not.toBeNull();
       await backend.close();
     });
 
-    it('does not count writing the record again as a use', async () => {
+    // The request that created a session may save it more than once (a
+    // regenerate, then a change): none of that is a return.
+    it.each([
+      ['writing it again', (b: MemoryBackend) => b.write('once', { a: 2 }, 60)],
+      ['touch', (b: MemoryBackend) => b.touch('once', 60)],
+      ['patch', (b: MemoryBackend) => b.patch('once', { set: { a: 1 }, unset: [] }, 60)],
+    ])('does not count %s as a use', async (_name, save) => {
       const backend = new MemoryBackend({ maxSessions: 100 });
-      await backend.write('twice', { a: 1 }, 60);
-      await backend.write('twice', { a: 2 }, 60);
+      await backend.write('once', { a: 1 }, 60);
+      await save(backend);
       await flood(backend, 1000);
-      expect(await backend.read('twice')).toBeNull();
+      expect(await backend.read('once')).toBeNull();
       await backend.close();
     });
 

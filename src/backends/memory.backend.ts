@@ -123,7 +123,7 @@ export class MemoryBackend extends SessionBackend {
   override async touch(id: string, ttlSeconds: number): Promise<void> {
     const entry = this.live(id);
     if (!entry) return;
-    this.use(entry);
+    entry.used = ++this.clock;
     entry.expiresAt = Date.now() + ttlSeconds * 1000;
   }
 
@@ -150,7 +150,9 @@ export class MemoryBackend extends SessionBackend {
         configurable: true,
       });
     }
-    this.use(entry);
+    // Recency only: the request that created a session may save it twice
+    // (regenerate, then a change), and that is not a return.
+    entry.used = ++this.clock;
     entry.json = JSON.stringify(data);
     entry.expiresAt = Date.now() + ttlSeconds * 1000;
     return true;
@@ -270,8 +272,8 @@ export class MemoryBackend extends SessionBackend {
   }
 
   /**
-   * A use after the write that created the record: most recent in its
-   * segment, and promoted out of probation. Only a flag changes, never the
+   * A read by a later request than the one that created the record: most
+   * recent in its segment, and promoted out of probation. Only a flag changes, never the
    * Map: deleting and re-adding keys churns V8's hash table, which costs far
    * more than the operation itself once it is large.
    */

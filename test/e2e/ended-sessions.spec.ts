@@ -96,6 +96,15 @@ class EndedController {
     return { ok: true };
   }
 
+  @Get('numeric')
+  numeric(@Session() session: Session, @Query('op') op: string) {
+    // Untyped callers pass numbers: they name the same key as their string.
+    const key = 42 as unknown as string;
+    if (op === 'set') session.set(key, 'qty');
+    else session.delete(key);
+    return { has: session.has(key) };
+  }
+
   @Get('regenerate')
   async regenerate(@Req() req: object, @Session() session: Session, @Query('gate') gate?: string) {
     await gates.pass(gate);
@@ -280,6 +289,14 @@ describe.each(kinds)('ended sessions stay ended on $name', (kind) => {
         expect((await get('/logout-everywhere').expect(200)).body).toEqual({ ended: 1 });
         expect(await data(cookie)).toEqual({});
       });
+
+    it('a number key is its string: set, then deleted by a later request', async () => {
+      const cookie = await login();
+      await get('/numeric?op=set', cookie).expect(200, { has: true });
+      expect(await data(cookie)).toEqual({ userId: 'ann', '42': 'qty' });
+      await get('/numeric?op=delete', cookie).expect(200, { has: false });
+      expect(await data(cookie)).toEqual({ userId: 'ann' });
+    });
 
     it('a save after a logout neither brings the session back nor clears the cookie', async () => {
       const cookie = await login();
