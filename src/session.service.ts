@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import {
+  applyDelta,
   hasNativeTouch,
   type SessionBackend,
   type SessionData,
+  type SessionDelta,
 } from './backends/session-backend.js';
 import { META_KEY, REQUEST_STATE, SESSION_OPTIONS } from './session.constants.js';
 import {
@@ -222,19 +224,20 @@ export class SessionService {
       // Indexed before it exists: a failure in between leaves a dead entry
       // (pruned later), never a live session that "log out everywhere" misses.
       await this.index(owner, storageKey, createdAt);
-      const record = this.record(session, {
-        c: createdAt,
-        e: expiresAt,
-        i: owner ? now : undefined,
-      });
-      if (oldKey && !(await this.move(oldKey, storageKey, record, ttl))) {
-        await this.unindex(owner, storageKey);
+      const meta: RecordMeta = { c: createdAt, e: expiresAt, i: owner ? now : undefined };
+      if (oldKey) {
+        // What is stored moves, with this request's changes: what other
+        // requests changed meanwhile is kept.
+        if (!(await this.move(oldKey, storageKey, this.deltaOf(session, meta), ttl))) {
+          await this.unindex(owner, storageKey);
+          await this.unindex(oldOwner, oldKey);
+          this.forget(state, session);
+          return session;
+        }
         await this.unindex(oldOwner, oldKey);
-        this.forget(state, session);
-        return session;
+      } else {
+        await this.backend.write(storageKey, this.record(session, meta), ttl);
       }
-      if (oldKey) await this.unindex(oldOwner, oldKey);
-      else await this.backend.write(storageKey, record, ttl);
       session._id = id;
       session._storageKey = storageKey;
       session._createdAt = createdAt;
@@ -527,18 +530,11 @@ export class SessionService {
    */
   private async update(session: Session, meta: RecordMeta, ttl: number): Promise<boolean> {
     const key = session._storageKey;
-    if (meta.i === undefined) delete meta.i;
-    const set: Record<string, unknown> = { [META_KEY]: meta };
-    for (const name of session._changed) defineValue(set, name, session._data[name]);
-    if (this.backend.patch) {
-      return this.backend.patch(key, { set, unset: [...session._deleted] }, ttl);
-    }
+    const delta = this.deltaOf(session, meta);
+    if (this.backend.patch) return this.backend.patch(key, delta, ttl);
     const current = await this.backend.read(key);
     if (current === null || !this.metaOf(current, key)) return false;
-    const record: SessionData = { ...current };
-    for (const name of session._deleted) delete record[name];
-    for (const [name, value] of Object.entries(set)) defineValue(record, name, value);
-    await this.backend.write(key, record, ttl);
+    await this.backend.write(key, applyDelta(current, delta), ttl);
     return true;
   }
 
@@ -549,17 +545,23 @@ export class SessionService {
   private async move(
     oldKey: string,
     newKey: string,
-    record: SessionData,
+    delta: SessionDelta,
     ttl: number,
   ): Promise<boolean> {
-    if (this.backend.rename) {
-      // A rename written before it returned a boolean resolves undefined.
-      return (await this.backend.rename(oldKey, newKey, record, ttl)) !== false;
-    }
-    if ((await this.backend.read(oldKey)) === null) return false;
+    if (this.backend.rename) return this.backend.rename(oldKey, newKey, delta, ttl);
+    const current = await this.backend.read(oldKey);
+    if (current === null || !this.metaOf(current, oldKey)) return false;
     await this.backend.destroy(oldKey);
-    await this.backend.write(newKey, record, ttl);
+    await this.backend.write(newKey, applyDelta(current, delta), ttl);
     return true;
+  }
+
+  /** This request's changes to a stored session, with its new metadata. */
+  private deltaOf(session: Session, meta: RecordMeta): SessionDelta {
+    if (meta.i === undefined) delete meta.i;
+    const set: Record<string, unknown> = { [META_KEY]: meta };
+    for (const name of session._changed) defineValue(set, name, session._data[name]);
+    return { set, unset: [...session._deleted] };
   }
 
   /** Deletes sessions with their index entries, in as few round trips as the backend allows. */

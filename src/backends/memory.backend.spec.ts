@@ -123,7 +123,7 @@ describe('MemoryBackend', () => {
       }
       for (let i = 0; i < 4; i += 1) await backend.destroy(`old${i}`);
       await backend.indexDestroy('owner', ['old4', 'old5']);
-      await backend.rename('old6', 'renamed', {}, 60);
+      await backend.rename('old6', 'renamed', { set: {}, unset: [] }, 60);
       for (let i = 0; i < 5; i += 1) {
         await backend.write(`new${i}`, {}, 60);
         await backend.read(`new${i}`);
@@ -141,7 +141,9 @@ describe('MemoryBackend', () => {
       const backend = new MemoryBackend({ maxSessions: 100 });
       await backend.write('old', { a: 1 }, 60);
       await backend.read('old');
-      await expect(backend.rename('old', 'new', { a: 2 }, 60)).resolves.toBe(true);
+      await expect(backend.rename('old', 'new', { set: { a: 2 }, unset: [] }, 60)).resolves.toBe(
+        true,
+      );
       await flood(backend, 1000);
       expect(await backend.read('old')).toBeNull();
       expect(await backend.read('new')).toEqual({ a: 2 });
@@ -150,7 +152,9 @@ describe('MemoryBackend', () => {
 
     it('returns false and writes nothing when the old record is missing', async () => {
       const backend = new MemoryBackend();
-      await expect(backend.rename('missing', 'new', { a: 1 }, 60)).resolves.toBe(false);
+      await expect(
+        backend.rename('missing', 'new', { set: { a: 1 }, unset: [] }, 60),
+      ).resolves.toBe(false);
       expect(await backend.read('new')).toBeNull();
       expect(backend.size).toBe(0);
     });
@@ -159,7 +163,9 @@ describe('MemoryBackend', () => {
       const backend = new MemoryBackend();
       await backend.write('old', { a: 1 }, 0.05);
       await sleep(80);
-      await expect(backend.rename('old', 'new', { a: 1 }, 60)).resolves.toBe(false);
+      await expect(backend.rename('old', 'new', { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
+        false,
+      );
       expect(await backend.read('new')).toBeNull();
       expect(backend.size).toBe(0);
       await backend.close();

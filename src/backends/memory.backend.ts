@@ -1,4 +1,5 @@
 import {
+  applyDelta,
   SessionBackend,
   type IndexedSession,
   type SessionData,
@@ -138,18 +139,7 @@ export class MemoryBackend extends SessionBackend {
   override async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
     const entry = this.live(id);
     if (!entry) return false;
-    const data = JSON.parse(entry.json) as SessionData;
-    for (const key of delta.unset) delete data[key];
-    // Defined, not assigned: a key named "__proto__" stays plain data instead
-    // of reaching the prototype setter.
-    for (const key of Object.keys(delta.set)) {
-      Object.defineProperty(data, key, {
-        value: delta.set[key],
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
-    }
+    const data = applyDelta(JSON.parse(entry.json) as SessionData, delta);
     // Recency only: the request that created a session may save it twice
     // (regenerate, then a change), and that is not a return.
     entry.used = ++this.clock;
@@ -161,12 +151,12 @@ export class MemoryBackend extends SessionBackend {
   override async rename(
     oldId: string,
     newId: string,
-    data: SessionData,
+    delta: SessionDelta,
     ttlSeconds: number,
   ): Promise<boolean> {
     const entry = this.live(oldId);
     if (!entry) return false;
-    const json = JSON.stringify(data);
+    const json = JSON.stringify(applyDelta(JSON.parse(entry.json) as SessionData, delta));
     if (oldId !== newId) {
       this.remove(newId);
       this.entries.delete(oldId);

@@ -4,6 +4,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { messages } from '../session.messages.js';
 import { loadIORedis } from './redis.loader.js';
 import {
+  applyDelta,
   SessionBackend,
   type IndexedSession,
   type SessionData,
@@ -47,6 +48,7 @@ type Commands = Pick<
   Redis,
   | 'get'
   | 'getex'
+  | 'getdel'
   | 'set'
   | 'expire'
   | 'pexpire'
@@ -84,17 +86,28 @@ const SCAN_COUNT = 500;
  * the script removes. Each value is checked by its outer shape (first and last
  * character), not parsed; a value broken inside is caught by the next read.
  *
+ * Names written by the cjson-based script of earlier versions may carry a
+ * `\/` escape; they are read as the plain `/` that `JSON.stringify` writes.
+ *
  * KEYS[1] the record; ARGV: 'EX' | 'PX', ttl, number of fields to set, then
  * that many key/value token pairs (`JSON.stringify(name)`,
  * `JSON.stringify(JSON.stringify(value))`), then the key tokens to remove
- * (removed first, as in MemoryBackend, so a name in both is set).
+ * (removed first, as in MemoryBackend, so a name in both is set). With a
+ * KEYS[2] (`rename`, single node: both keys in one slot), the result is
+ * stored there and KEYS[1] removed, in the same atomic step.
  */
 const PATCH_SCRIPT = `
 local raw = redis.pcall('GET', KEYS[1])
 if not raw then return 0 end
 local QUOTE, BACKSLASH = 34, 92
 local SPACE_ESCAPES = { [116] = true, [110] = true, [114] = true }
-local byte, find, sub = string.byte, string.find, string.sub
+local byte, find, sub, gsub = string.byte, string.find, string.sub, string.gsub
+local ESCAPED_SLASH = string.char(BACKSLASH) .. '/'
+local ESCAPE_PAIR = string.char(BACKSLASH) .. '(.)'
+local function unescape_slash(c)
+  if c == '/' then return '/' end
+  return string.char(BACKSLASH) .. c
+end
 if type(raw) ~= 'string' then
   redis.call('UNLINK', KEYS[1])
   return -1
@@ -157,6 +170,7 @@ local function parse()
     local e = past_string(p)
     if not e then return false end
     local name = sub(raw, p, e - 1)
+    if find(name, ESCAPED_SLASH, 1, true) then name = gsub(name, ESCAPE_PAIR, unescape_slash) end
     p = skip(e)
     if byte(raw, p) ~= 58 then return false end
     p = skip(p + 1)
@@ -213,26 +227,15 @@ for i = 1, #names do
   end
 end
 parts[#parts + 1] = '}'
-redis.call('SET', KEYS[1], table.concat(parts), ARGV[1], ARGV[2])
+local target = KEYS[2] or KEYS[1]
+redis.call('SET', target, table.concat(parts), ARGV[1], ARGV[2])
+if target ~= KEYS[1] then redis.call('UNLINK', KEYS[1]) end
 return 1
 `;
 const PATCH_SHA = sha1(PATCH_SCRIPT);
 
 /** What PATCH_SCRIPT returns for a key holding something unreadable (which it removed). */
 const PATCH_UNREADABLE = -1;
-
-/**
- * Moves a record to a new key only if the old one still exists, in one atomic
- * step (single node only: both keys must be in one slot).
- * KEYS[1] the old record, KEYS[2] the new one; ARGV: 'EX' | 'PX', ttl, value.
- */
-const RENAME_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SET', KEYS[2], ARGV[3], ARGV[1], ARGV[2])
-if KEYS[1] ~= KEYS[2] then redis.call('UNLINK', KEYS[1]) end
-return 1
-`;
-const RENAME_SHA = sha1(RENAME_SCRIPT);
 
 /**
  * Adds a session to a user's index (a hash: storage key → "createdAt:deadline",
@@ -449,6 +452,16 @@ export class RedisBackend extends SessionBackend {
    * and for an unreadable one, which the script removed.
    */
   override async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
+    return this.patchInto([this.key(id)], id, delta, ttlSeconds);
+  }
+
+  /** PATCH_SCRIPT on `keys` (the record, and for a move the new key). */
+  private async patchInto(
+    keys: string[],
+    id: string,
+    delta: SessionDelta,
+    ttlSeconds: number,
+  ): Promise<boolean> {
     const [unit, amount] = expiry(ttlSeconds);
     // Tokens exactly as `encode` writes them: JSON.stringify escapes lone
     // surrogates, so every token is well-formed UTF-8 on the wire.
@@ -461,37 +474,45 @@ export class RedisBackend extends SessionBackend {
       else sets.push(JSON.stringify(name), JSON.stringify(json));
     }
     const args = [unit, String(amount), String(sets.length / 2), ...sets, ...unsets];
-    const result = Number(await this.script(PATCH_SHA, PATCH_SCRIPT, [this.key(id)], args));
+    const result = Number(await this.script(PATCH_SHA, PATCH_SCRIPT, keys, args));
     if (result === PATCH_UNREADABLE) this.logger.warn(messages.corruptRecord(id));
     return result === 1;
   }
 
   /**
-   * Stores `data` under `newId` and removes `oldId`, only if `oldId` still
-   * has a record; resolves whether it did. On a single node this is one
-   * atomic script. On a Cluster the two keys live in different slots, so the
-   * old record is unlinked first and the new one written only if that
-   * removed something: two round trips, and a failure in between ends the
-   * session rather than leaving two copies of it.
+   * Moves the record of `oldId` to `newId` with `delta` applied, only if
+   * `oldId` still has a record; resolves whether it did. On a single node this
+   * is one atomic script (the patch script, storing under the new key). On a
+   * Cluster the two keys live in different slots: the old record is taken
+   * with GETDEL (Redis 6.2+), the delta applied here, and the result written
+   * under the new key. Two round trips; a failure in between ends the session
+   * rather than leaving two copies of it.
    */
   override async rename(
     oldId: string,
     newId: string,
-    data: SessionData,
+    delta: SessionDelta,
     ttlSeconds: number,
   ): Promise<boolean> {
-    const [unit, amount] = expiry(ttlSeconds);
-    const oldKey = this.key(oldId);
-    const newKey = this.key(newId);
-    if (this.cluster) {
-      const removed = await this.run((redis) => redis.unlink(oldKey));
-      if (removed === 0) return false;
-      await this.write(newId, data, ttlSeconds);
-      return true;
+    if (!this.cluster) {
+      return this.patchInto([this.key(oldId), this.key(newId)], oldId, delta, ttlSeconds);
     }
-    const args = [unit, String(amount), encode(data)];
-    const result = await this.script(RENAME_SHA, RENAME_SCRIPT, [oldKey, newKey], args);
-    return Number(result) === 1;
+    const oldKey = this.key(oldId);
+    let raw: string | null | undefined;
+    try {
+      raw = await this.run((redis) => redis.getdel(oldKey));
+    } catch (error) {
+      if (!errorStartsWith(error, 'WRONGTYPE')) throw error;
+      await this.run((redis) => redis.unlink(oldKey));
+    }
+    if (raw === null) return false;
+    const record = raw === undefined ? undefined : decode(raw);
+    if (record === undefined) {
+      this.logger.warn(messages.corruptRecord(oldId));
+      return false;
+    }
+    await this.write(newId, applyDelta(record, delta), ttlSeconds);
+    return true;
   }
 
   /** Removes every key under this backend's prefix, with SCAN (never KEYS or FLUSHDB). */

@@ -105,12 +105,14 @@ export abstract class SessionBackend {
   patch?(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean>;
 
   /**
-   * Optional: stores `data` under `newId` and removes `oldId` as one step,
+   * Optional: moves the record stored under `oldId` to `newId` with `delta`
+   * applied (as `patch` applies it) and sets its lifetime, as one step,
    * **only if a record exists under `oldId`**. Resolves `false`, writing
    * nothing, when it does not (the session was ended meanwhile and must not
-   * come back under a new id).
+   * come back under a new id). Moving what is stored, rather than the
+   * request's copy, keeps what other requests changed meanwhile.
    */
-  rename?(oldId: string, newId: string, data: SessionData, ttlSeconds: number): Promise<boolean>;
+  rename?(oldId: string, newId: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean>;
 
   /**
    * Optional (user index, for the `userKey` option): records that session `id`
@@ -146,6 +148,23 @@ export abstract class SessionBackend {
 }
 
 Object.defineProperty(SessionBackend.prototype.touch, DEFAULT_TOUCH, { value: true });
+
+/**
+ * @internal `record` with `delta` applied, in place: removals first, then the
+ * values set (defined, not assigned, so a key named "__proto__" stays data).
+ */
+export function applyDelta(record: SessionData, delta: SessionDelta): SessionData {
+  for (const name of delta.unset) delete record[name];
+  for (const name of Object.keys(delta.set)) {
+    Object.defineProperty(record, name, {
+      value: delta.set[name],
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  return record;
+}
 
 /** @internal True when the backend can index sessions by user. */
 export function hasUserIndex(backend: SessionBackend): boolean {

@@ -374,17 +374,33 @@ export function describeBackendConformance(
 
     if (has('rename'))
       describe('rename', () => {
-        it('stores the data under the new id and removes the old one, resolving true', async () => {
+        it('moves the stored record with the delta applied and removes the old one, resolving true', async () => {
+          const [oldId, newId] = [storageKey(), storageKey()];
+          await backend.write(oldId, { a: 1, gone: true, kept: 'other request' }, 60);
+          await expect(
+            backend.rename!(oldId, newId, { set: { a: 2, b: TRICKY }, unset: ['gone'] }, 60),
+          ).resolves.toBe(true);
+          await expect(backend.read(oldId)).resolves.toBeNull();
+          await expect(backend.read(newId)).resolves.toEqual({
+            a: 2,
+            kept: 'other request',
+            b: TRICKY,
+          });
+        });
+
+        it('applies the TTL it is given', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
           await backend.write(oldId, { a: 1 }, 60);
-          await expect(backend.rename!(oldId, newId, { a: 1, b: TRICKY }, 60)).resolves.toBe(true);
-          await expect(backend.read(oldId)).resolves.toBeNull();
-          await expect(backend.read(newId)).resolves.toEqual({ a: 1, b: TRICKY });
+          await backend.rename!(oldId, newId, { set: {}, unset: [] }, 1);
+          await sleep(1200);
+          await expect(backend.read(newId)).resolves.toBeNull();
         });
 
         it('resolves false and writes nothing when the old record never existed', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
-          await expect(backend.rename!(oldId, newId, { a: 1 }, 60)).resolves.toBe(false);
+          await expect(
+            backend.rename!(oldId, newId, { set: { a: 1 }, unset: [] }, 60),
+          ).resolves.toBe(false);
           await expect(backend.read(newId)).resolves.toBeNull();
           await expect(backend.read(oldId)).resolves.toBeNull();
         });
@@ -393,7 +409,9 @@ export function describeBackendConformance(
           const [oldId, newId] = [storageKey(), storageKey()];
           await backend.write(oldId, { a: 1 }, 60);
           await backend.destroy(oldId);
-          await expect(backend.rename!(oldId, newId, { a: 2 }, 60)).resolves.toBe(false);
+          await expect(
+            backend.rename!(oldId, newId, { set: { a: 2 }, unset: [] }, 60),
+          ).resolves.toBe(false);
           await expect(backend.read(newId)).resolves.toBeNull();
           await expect(backend.read(oldId)).resolves.toBeNull();
         });
@@ -401,8 +419,10 @@ export function describeBackendConformance(
         it('round-trips every JavaScript string', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
           const data = oddData();
-          await backend.write(oldId, { a: 1 }, 60);
-          await expect(backend.rename!(oldId, newId, data, 60)).resolves.toBe(true);
+          await backend.write(oldId, data, 60);
+          await expect(backend.rename!(oldId, newId, { set: data, unset: [] }, 60)).resolves.toBe(
+            true,
+          );
           expectSameData(await backend.read(newId), data);
         });
       });

@@ -98,12 +98,14 @@ describe('RedisBackend on a Cluster', () => {
       [oldId, newId] = [storageKey(), storageKey()];
     }
     await backend.write(oldId, { user: 'ann' }, 60);
-    await expect(backend.rename(oldId, newId, { user: 'ann', renamed: true }, 60)).resolves.toBe(
-      true,
-    );
+    await expect(
+      backend.rename(oldId, newId, { set: { renamed: true }, unset: [] }, 60),
+    ).resolves.toBe(true);
     await expect(backend.read(oldId)).resolves.toBeNull();
     await expect(backend.read(newId)).resolves.toEqual({ user: 'ann', renamed: true });
-    await expect(backend.rename(oldId, storageKey(), { user: 'ann' }, 60)).resolves.toBe(false);
+    await expect(
+      backend.rename(oldId, storageKey(), { set: { user: 'ann' }, unset: [] }, 60),
+    ).resolves.toBe(false);
   });
 
   it('indexDestroy sends every UNLINK and the HDEL at once, without waiting in between', async () => {

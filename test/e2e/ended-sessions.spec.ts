@@ -96,6 +96,11 @@ class EndedController {
     return { ok: true };
   }
 
+  @Get('delete')
+  remove(@Session() session: Session, @Query('key') key: string) {
+    return { deleted: session.delete(key) };
+  }
+
   @Get('numeric')
   numeric(@Session() session: Session, @Query('op') op: string) {
     // Untyped callers pass numbers: they name the same key as their string.
@@ -261,6 +266,16 @@ describe.each(kinds)('ended sessions stay ended on $name', (kind) => {
       expect(idOf(renewed.split('=')[1])).not.toBe(idOf(cookie.split('=')[1]));
       expect(await data(renewed)).toEqual({ userId: 'ann', cart: '3' });
       expect(await data(cookie)).toEqual({});
+    });
+
+    it('regenerate keeps what another request changed meanwhile, and what it deleted stays deleted', async () => {
+      const cookie = await login();
+      await get('/set?key=role&value=admin', cookie).expect(200);
+      const slow = await overlap('regen-merge', cookie, '/regenerate', async () => {
+        await get('/set?key=cart&value=3', cookie).expect(200);
+        await get('/delete?key=role', cookie).expect(200, { deleted: true });
+      });
+      expect(await data(cookieFrom(slow))).toEqual({ userId: 'ann', cart: '3' });
     });
 
     it('a late response does not clear the cookie that a regenerate gave the browser meanwhile', async () => {
