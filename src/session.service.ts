@@ -589,9 +589,15 @@ export class SessionService {
 
   /** Digest of the user key's value: what the index is keyed by (no user ids in key names). */
   private ownerOf(session: Session): string | undefined {
+    return this.ownerOfData(session._data);
+  }
+
+  /** The same, for the data of a record (or of a session). */
+  private ownerOfData(data: unknown): string | undefined {
     const userKey = this.options.userKey;
-    if (userKey === undefined || !Object.hasOwn(session._data, userKey)) return undefined;
-    const value = session._data[userKey];
+    if (userKey === undefined || data === null || typeof data !== 'object') return undefined;
+    if (!Object.hasOwn(data, userKey)) return undefined;
+    const value = (data as Record<string, unknown>)[userKey];
     if (value === null) return undefined;
     if (isUserId(value)) return ownerDigest(value);
     if (!this.warnedUserKey) {
@@ -737,15 +743,8 @@ export class SessionService {
    * entry when the record still names its user; the session is new either way.
    */
   private async discard(storageKey: string, record: SessionData): Promise<void> {
-    const { userKey } = this.options;
-    const user =
-      userKey !== undefined && record !== null && typeof record === 'object'
-        ? Object.hasOwn(record, userKey)
-          ? record[userKey]
-          : undefined
-        : undefined;
     try {
-      await this.end(isUserId(user) ? ownerDigest(user) : undefined, [storageKey]);
+      await this.end(this.ownerOfData(record), [storageKey]);
     } catch (error) {
       this.logger.warn(`Could not remove an expired session: ${(error as Error).message}`);
     }
