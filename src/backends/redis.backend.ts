@@ -237,32 +237,83 @@ const PATCH_SHA = sha1(PATCH_SCRIPT);
 /** What PATCH_SCRIPT returns for a key holding something unreadable (which it removed). */
 const PATCH_UNREADABLE = -1;
 
+/** Most ended entries one `indexAdd` drops (unpack in Lua has a limit; this keeps each add short). */
+const PRUNE_BATCH = 1000;
+
 /**
- * Adds a session to a user's index (a hash: storage key → "createdAt:deadline",
- * in ms since the epoch), drops the entries whose deadline has passed (their
- * sessions ended: the module adds an entry again before its deadline while the
- * session lives), and makes sure the index lives at least ARGV[3] ms, never
- * shortening it. Entries written by earlier versions hold only createdAt: they
- * have no deadline and are left to `indexList`, which drops them once their
- * session is gone.
- * KEYS[1] the index; ARGV: storage key, entry value, ttl in ms, now in ms.
+ * Adds a session to a user's index and drops the entries whose deadline has
+ * passed (their sessions ended: the module adds an entry again before its
+ * deadline while the session lives), in one atomic step. The index is two
+ * keys in one slot: a hash, storage key → "createdAt:deadline" (ms since the
+ * epoch), and a sorted set of the same storage keys scored by deadline, so
+ * the ended entries are found with one ZRANGEBYSCORE instead of reading the
+ * whole hash: O(log n) plus what is dropped, at most PRUNE_BATCH per add (a
+ * larger backlog goes over the next adds). Both keys live at least ARGV[4]
+ * ms, never shortened.
+ *
+ * The hash is the reference; the sorted set only finds candidates. Earlier
+ * versions wrote the hash alone (still the case for instances not yet
+ * upgraded during a rolling deploy), so: a candidate whose hash value holds a
+ * later deadline is moved to it rather than dropped, and a hash holding more
+ * entries than the sorted set is read once, its ended entries dropped and the
+ * others added to the sorted set. Entries with no deadline (a bare createdAt,
+ * older still) are scored +inf: never dropped here, they are left to
+ * `indexList`, which drops them once their session is gone.
+ * KEYS[1] the hash, KEYS[2] the sorted set; ARGV: storage key, createdAt,
+ * deadline, ttl in ms, now in ms.
  */
 const INDEX_SCRIPT = `
-local now = tonumber(ARGV[4])
-local entries = redis.call('HGETALL', KEYS[1])
-local ended = {}
-for i = 1, #entries, 2 do
-  local deadline = string.match(entries[i + 1], ':(%d+)$')
-  if deadline and tonumber(deadline) <= now then ended[#ended + 1] = entries[i] end
-  if #ended == 1000 then
-    redis.call('HDEL', KEYS[1], unpack(ended))
-    ended = {}
-  end
+local now = tonumber(ARGV[5])
+local function deadline_of(value)
+  return value and string.match(value, ':(%d+)$')
 end
-if #ended > 0 then redis.call('HDEL', KEYS[1], unpack(ended)) end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+if redis.call('HLEN', KEYS[1]) > redis.call('ZCARD', KEYS[2]) then
+  local entries = redis.call('HGETALL', KEYS[1])
+  local ended, scored = {}, {}
+  for i = 1, #entries, 2 do
+    local deadline = deadline_of(entries[i + 1])
+    if deadline and tonumber(deadline) <= now then
+      ended[#ended + 1] = entries[i]
+    else
+      scored[#scored + 1] = deadline or '+inf'
+      scored[#scored + 1] = entries[i]
+    end
+    if #ended == ${PRUNE_BATCH} then
+      redis.call('HDEL', KEYS[1], unpack(ended))
+      ended = {}
+    end
+    if #scored == ${2 * PRUNE_BATCH} then
+      redis.call('ZADD', KEYS[2], unpack(scored))
+      scored = {}
+    end
+  end
+  if #ended > 0 then redis.call('HDEL', KEYS[1], unpack(ended)) end
+  if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, ${PRUNE_BATCH})
+if #due > 0 then
+  local values = redis.call('HMGET', KEYS[1], unpack(due))
+  local ended, scored = {}, {}
+  for i = 1, #due do
+    local deadline = deadline_of(values[i])
+    if values[i] and (not deadline or tonumber(deadline) > now) then
+      scored[#scored + 1] = deadline or '+inf'
+      scored[#scored + 1] = due[i]
+    else
+      ended[#ended + 1] = due[i]
+    end
+  end
+  if #ended > 0 then
+    redis.call('HDEL', KEYS[1], unpack(ended))
+    redis.call('ZREM', KEYS[2], unpack(ended))
+  end
+  if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+for i = 1, 2 do
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+end
 return 1
 `;
 const INDEX_SHA = sha1(INDEX_SCRIPT);
@@ -354,14 +405,19 @@ export class RedisBackend extends SessionBackend {
   }
 
   /**
-   * User index: one hash per user at `prefix + 'user:{' + owner + '}'` (the
-   * owner is a digest; the hash tag keeps each index in one Cluster slot),
-   * mapping storage keys to `createdAt:deadline`, where the deadline is now
-   * plus `ttlSeconds` (the module passes twice `maxAge` and adds the entry
-   * again before then while the session lives). Each add drops the entries
-   * whose deadline has passed, in the same script, so an index holds no more
-   * than its owner's live sessions plus those ended within `ttlSeconds`. The
-   * hash expires on its own, no sooner than `ttlSeconds` from the last add.
+   * User index: per user, a hash at `prefix + 'user:{' + owner + '}'` mapping
+   * storage keys to `createdAt:deadline`, and a sorted set beside it at
+   * `prefix + 'user:{' + owner + '}:d'` holding the same storage keys scored
+   * by deadline (the owner is a digest; the hash tag keeps both keys in one
+   * Cluster slot). The deadline is now plus `ttlSeconds` (the module passes
+   * twice `maxAge` and adds the entry again before then while the session
+   * lives). Each add drops the entries whose deadline has passed, in the same
+   * script, found through the sorted set: an add costs O(log n) plus the
+   * entries it drops, however many live sessions the user has (an index
+   * written by an earlier version is read whole once, on its first add), and
+   * an index holds no more than its owner's live sessions plus those ended
+   * within `ttlSeconds`. Both keys expire on their own, no sooner than `ttlSeconds`
+   * from the last add.
    */
   override async indexAdd(
     owner: string,
@@ -371,17 +427,17 @@ export class RedisBackend extends SessionBackend {
   ): Promise<void> {
     const ttl = Math.max(1, Math.ceil(ttlSeconds * 1000));
     const now = Date.now();
-    const args = [id, `${createdAt}:${now + ttl}`, String(ttl), String(now)];
-    await this.script(INDEX_SHA, INDEX_SCRIPT, [this.indexKey(owner)], args);
+    const args = [id, String(createdAt), String(now + ttl), String(ttl), String(now)];
+    await this.script(INDEX_SHA, INDEX_SCRIPT, this.indexKeys(owner), args);
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {
-    await this.run((redis) => redis.hdel(this.indexKey(owner), id));
+    await this.indexForget(owner, [id]);
   }
 
   /** The live sessions of `owner`; entries whose session is gone are left out. */
   override async indexList(owner: string): Promise<IndexedSession[]> {
-    const indexKey = this.indexKey(owner);
+    const [indexKey] = this.indexKeys(owner);
     const entries = await this.run((redis) => redis.hgetall(indexKey));
     const ids = Object.keys(entries);
     if (ids.length === 0) return [];
@@ -414,24 +470,25 @@ export class RedisBackend extends SessionBackend {
         });
       }
     });
-    if (legacy.length > 0) await this.run((redis) => redis.hdel(indexKey, ...legacy));
+    if (legacy.length > 0) await this.indexForget(owner, legacy);
     return live;
   }
 
   /**
    * Ends sessions `ids` of `owner`: their records and their index entries. On
    * a single node that is one MULTI/EXEC (one UNLINK of every record, one
-   * HDEL). On a Cluster the records live in different slots, so one UNLINK
-   * per record and the HDEL go out at once, each to its node: still one round
-   * trip of waiting, not one per session.
+   * HDEL, one ZREM). On a Cluster the records live in different slots, so one
+   * UNLINK per record and a MULTI/EXEC of the HDEL and ZREM (both index keys
+   * share a slot) go out at once, each to its node: still one round trip of
+   * waiting, not one per session.
    */
   override async indexDestroy(owner: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const indexKey = this.indexKey(owner);
+    const [indexKey, deadlinesKey] = this.indexKeys(owner);
     const keys = ids.map((id) => this.key(id));
     if (this.cluster) {
       await this.run((redis) =>
-        Promise.all([...keys.map((key) => redis.unlink(key)), redis.hdel(indexKey, ...ids)]),
+        Promise.all([...keys.map((key) => redis.unlink(key)), this.indexForget(owner, ids)]),
       );
       return;
     }
@@ -441,6 +498,7 @@ export class RedisBackend extends SessionBackend {
           .multi()
           .unlink(...keys)
           .hdel(indexKey, ...ids)
+          .zrem(deadlinesKey, ...ids)
           .exec(),
       ),
     );
@@ -651,8 +709,24 @@ export class RedisBackend extends SessionBackend {
     });
   }
 
-  private indexKey(owner: string): string {
-    return `${this.prefix}user:{${owner}}`;
+  /** The index hash and its sorted set of deadlines, in one slot. */
+  private indexKeys(owner: string): [string, string] {
+    const indexKey = `${this.prefix}user:{${owner}}`;
+    return [indexKey, `${indexKey}:d`];
+  }
+
+  /** Removes entries from both index keys at once (one MULTI/EXEC, one slot). */
+  private async indexForget(owner: string, ids: readonly string[]): Promise<void> {
+    const [indexKey, deadlinesKey] = this.indexKeys(owner);
+    await this.run(async (redis) =>
+      settle(
+        await redis
+          .multi()
+          .hdel(indexKey, ...ids)
+          .zrem(deadlinesKey, ...ids)
+          .exec(),
+      ),
+    );
   }
 
   private key(id: string): string {

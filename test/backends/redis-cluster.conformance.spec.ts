@@ -108,7 +108,16 @@ describe('RedisBackend on a Cluster', () => {
     ).resolves.toBe(false);
   });
 
-  it('indexDestroy sends every UNLINK and the HDEL at once, without waiting in between', async () => {
+  it('keeps the index hash and its sorted set of deadlines in one slot', async () => {
+    const owner = storageKey();
+    await backend.indexAdd(owner, storageKey(), 1, 60);
+    const keys = [`${prefix}user:{${owner}}`, `${prefix}user:{${owner}}:d`];
+    await expect(Promise.all(keys.map((key) => cluster.exists(key)))).resolves.toEqual([1, 1]);
+    const [hash, sorted] = await Promise.all(keys.map((key) => cluster.cluster('KEYSLOT', key)));
+    expect(sorted).toBe(hash);
+  });
+
+  it('indexDestroy sends every UNLINK and the index MULTI at once, without waiting in between', async () => {
     const owner = storageKey();
     const ids = Array.from({ length: 20 }, storageKey);
     for (const id of ids) {
@@ -116,12 +125,12 @@ describe('RedisBackend on a Cluster', () => {
       await backend.indexAdd(owner, id, 1, 60);
     }
     const unlink = jest.spyOn(cluster, 'unlink');
-    const hdel = jest.spyOn(cluster, 'hdel');
+    const multi = jest.spyOn(cluster, 'multi');
     try {
       const pending = backend.indexDestroy(owner, ids);
       // All sent before the first reply could have arrived.
       expect(unlink).toHaveBeenCalledTimes(20);
-      expect(hdel).toHaveBeenCalledTimes(1);
+      expect(multi).toHaveBeenCalledTimes(1);
       await pending;
     } finally {
       jest.restoreAllMocks();
@@ -129,6 +138,7 @@ describe('RedisBackend on a Cluster', () => {
     const left = await Promise.all(ids.map((id) => cluster.exists(`${prefix}{${id}}`)));
     expect(left.every((n) => n === 0)).toBe(true);
     await expect(cluster.exists(`${prefix}user:{${owner}}`)).resolves.toBe(0);
+    await expect(cluster.exists(`${prefix}user:{${owner}}:d`)).resolves.toBe(0);
   });
 
   describe.each<[string, ClusterOptions, string]>([
@@ -147,7 +157,7 @@ describe('RedisBackend on a Cluster', () => {
         const owner = storageKey();
         await scoped.indexAdd(owner, ids[0], 1, 60);
         const keys = [...ids.map((id) => `${keyPrefix}${prefix}{${id}}`)];
-        keys.push(`${keyPrefix}${prefix}user:{${owner}}`);
+        keys.push(`${keyPrefix}${prefix}user:{${owner}}`, `${keyPrefix}${prefix}user:{${owner}}:d`);
         const stored = await Promise.all(keys.map((key) => cluster.exists(key)));
         expect(stored.every((n) => n === 1)).toBe(true);
         const unprefixed = storageKey();

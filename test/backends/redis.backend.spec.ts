@@ -237,8 +237,9 @@ describe('RedisBackend', () => {
   describe('user index', () => {
     const owner = () => storageKey();
     const indexKey = (who: string) => `${prefix}user:{${who}}`;
+    const deadlinesKey = (who: string) => `${prefix}user:{${who}}:d`;
 
-    it('records each entry as createdAt:deadline, the deadline ttlSeconds from now', async () => {
+    it('records each entry as createdAt:deadline, and its deadline in a sorted set beside it', async () => {
       const who = owner();
       const id = storageKey();
       const before = Date.now();
@@ -247,31 +248,58 @@ describe('RedisBackend', () => {
       expect(createdAt).toBe(1234);
       expect(deadline).toBeGreaterThanOrEqual(before + 120_000);
       expect(deadline).toBeLessThanOrEqual(Date.now() + 120_000);
-      const pttl = await admin.pttl(indexKey(who));
-      expect(pttl).toBeGreaterThan(115_000);
+      await expect(admin.zscore(deadlinesKey(who), id)).resolves.toBe(String(deadline));
+      for (const key of [indexKey(who), deadlinesKey(who)]) {
+        await expect(admin.pttl(key)).resolves.toBeGreaterThan(115_000);
+      }
     });
 
-    it('drops an entry whose deadline passed when another entry is added', async () => {
+    it('drops an entry whose deadline passed from both keys when another entry is added', async () => {
       const who = owner();
       const [long, short, added] = [storageKey(), storageKey(), storageKey()];
       for (const id of [long, short, added]) await backend.write(id, { id }, 60);
       await backend.indexAdd(who, long, 1, 60);
       await backend.indexAdd(who, short, 2, 0.2);
       await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
+      await expect(admin.zcard(deadlinesKey(who))).resolves.toBe(2);
       await new Promise((resolve) => setTimeout(resolve, 300));
       await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
       await backend.indexAdd(who, added, 3, 60);
-      await expect(admin.hlen(indexKey(who))).resolves.toBe(2);
-      await expect(admin.hkeys(indexKey(who))).resolves.toEqual(
-        expect.arrayContaining([long, added]),
-      );
+      const kept = [long, added].sort();
+      await expect(admin.hkeys(indexKey(who)).then((keys) => keys.sort())).resolves.toEqual(kept);
+      await expect(
+        admin.zrange(deadlinesKey(who), 0, '-1').then((keys) => keys.sort()),
+      ).resolves.toEqual(kept);
     });
 
-    it('never shortens the index lifetime', async () => {
+    it('moves an entry added again to its new deadline, so it is not dropped at the old one', async () => {
+      const who = owner();
+      const [id, other] = [storageKey(), storageKey()];
+      await backend.indexAdd(who, id, 7, 0.2);
+      await backend.indexAdd(who, id, 7, 60);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await backend.indexAdd(who, other, 8, 60);
+      await expect(admin.hget(indexKey(who), id)).resolves.toMatch(/^7:/);
+      await expect(admin.zcard(deadlinesKey(who))).resolves.toBe(2);
+    });
+
+    it('removes an entry from both keys', async () => {
+      const who = owner();
+      const [id, kept] = [storageKey(), storageKey()];
+      await backend.indexAdd(who, id, 1, 60);
+      await backend.indexAdd(who, kept, 1, 60);
+      await backend.indexRemove(who, id);
+      await expect(admin.hkeys(indexKey(who))).resolves.toEqual([kept]);
+      await expect(admin.zrange(deadlinesKey(who), 0, '-1')).resolves.toEqual([kept]);
+    });
+
+    it('never shortens the lifetime of either key', async () => {
       const who = owner();
       await backend.indexAdd(who, storageKey(), 1, 600);
       await backend.indexAdd(who, storageKey(), 1, 10);
-      await expect(admin.pttl(indexKey(who))).resolves.toBeGreaterThan(590_000);
+      for (const key of [indexKey(who), deadlinesKey(who)]) {
+        await expect(admin.pttl(key)).resolves.toBeGreaterThan(590_000);
+      }
     });
 
     it('still reads entries written by earlier versions (a bare createdAt), and keeps them on add', async () => {
@@ -281,6 +309,7 @@ describe('RedisBackend', () => {
       await backend.write(fresh, { a: 1 }, 60);
       await admin.hset(indexKey(who), old, '1700000000000');
       await backend.indexAdd(who, fresh, 5, 60);
+      await expect(admin.zscore(deadlinesKey(who), old)).resolves.toBe('inf');
       const list = await backend.indexList(who);
       expect(list.map(({ id, createdAt }) => ({ id, createdAt }))).toEqual(
         expect.arrayContaining([
@@ -289,6 +318,50 @@ describe('RedisBackend', () => {
         ]),
       );
       expect(list).toHaveLength(2);
+      // Such an entry has no deadline: it goes, from both keys, once its session is gone.
+      await backend.destroy(old);
+      await expect(backend.indexList(who)).resolves.toHaveLength(1);
+      await expect(admin.hkeys(indexKey(who))).resolves.toEqual([fresh]);
+      await expect(admin.zrange(deadlinesKey(who), 0, '-1')).resolves.toEqual([fresh]);
+    });
+
+    it('brings an index of the previous layout (a hash alone) into the sorted set on its next add', async () => {
+      const who = owner();
+      const [ended, live, fresh] = [storageKey(), storageKey(), storageKey()];
+      const now = Date.now();
+      await admin.hset(indexKey(who), ended, `1:${now - 1000}`, live, `2:${now + 60_000}`);
+      await backend.indexAdd(who, fresh, 3, 60);
+      await expect(admin.hkeys(indexKey(who)).then((keys) => keys.sort())).resolves.toEqual(
+        [live, fresh].sort(),
+      );
+      await expect(admin.zscore(deadlinesKey(who), live)).resolves.toBe(String(now + 60_000));
+      await expect(admin.zcard(deadlinesKey(who))).resolves.toBe(2);
+    });
+
+    it('keeps an entry that an earlier version added again to the hash alone, at its later deadline', async () => {
+      // A rolling deploy: an instance not yet upgraded refreshes the entry
+      // in the hash only, so the sorted set still holds the older deadline.
+      const who = owner();
+      const [refreshed, other] = [storageKey(), storageKey()];
+      await backend.indexAdd(who, other, 2, 60);
+      await backend.indexAdd(who, refreshed, 1, 0.1);
+      const later = Date.now() + 60_000;
+      await admin.hset(indexKey(who), refreshed, `1:${later}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await backend.indexAdd(who, other, 2, 60);
+      await expect(admin.hget(indexKey(who), refreshed)).resolves.toBe(`1:${later}`);
+      await expect(admin.zscore(deadlinesKey(who), refreshed)).resolves.toBe(String(later));
+    });
+
+    it('drops from the sorted set an entry whose hash field is gone', async () => {
+      const who = owner();
+      const [orphan, other] = [storageKey(), storageKey()];
+      await backend.indexAdd(who, other, 2, 60);
+      await backend.indexAdd(who, orphan, 1, 0.1);
+      await admin.hdel(indexKey(who), orphan);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await backend.indexAdd(who, other, 2, 60);
+      await expect(admin.zrange(deadlinesKey(who), 0, '-1')).resolves.toEqual([other]);
     });
   });
 
@@ -362,6 +435,14 @@ async function commandsDuring(client: Redis, action: () => Promise<unknown>) {
     if (diff > 0 && name !== 'info') delta[name] = diff;
   }
   return delta;
+}
+
+/** Resolves once `check` holds, polling every 10 ms for at most 2 s. */
+async function until(check: () => boolean): Promise<void> {
+  for (let waited = 0; !check(); waited += 10) {
+    if (waited > 2000) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /**
@@ -473,23 +554,66 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     ).resolves.toBe(1);
   });
 
-  it('indexDestroy of 20 sessions is one round trip: one UNLINK of every record and one HDEL', async () => {
+  it('indexAdd on an index of 20,000 live entries reads none of them: it touches only the ended ones', async () => {
+    const owner = storageKey();
+    const live = Array.from({ length: 20_000 }, storageKey);
+    const ended = Array.from({ length: 3 }, storageKey);
+    await Promise.all(live.map((each) => backend.indexAdd(owner, each, 1, 600)));
+    await Promise.all(ended.map((each) => backend.indexAdd(owner, each, 1, 0.05)));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [indexKey, deadlinesKey] = [`session:user:{${owner}}`, `session:user:{${owner}}:d`];
+    // MONITOR shows the commands the script runs, with their arguments.
+    const monitor = await admin.monitor();
+    const ran: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => ran.push(args));
+    const commands = await commandsDuring(admin, () =>
+      backend.indexAdd(owner, storageKey(), 1, 600),
+    );
+    await admin.echo('done');
+    await until(() => ran.some(([name, text]) => name === 'echo' && text === 'done'));
+    monitor.disconnect();
+    // The hash is never read whole: one range query on the sorted set finds
+    // the ended entries, their hash values are checked, and only those go.
+    expect(commands).toEqual({
+      evalsha: 1,
+      hlen: 1,
+      zcard: 1,
+      zrangebyscore: 1,
+      hmget: 1,
+      hdel: 1,
+      zrem: 1,
+      hset: 1,
+      zadd: 1,
+      pttl: 2,
+      // Both keys extended to the new entry's lifetime.
+      pexpire: 2,
+    });
+    const argsOf = (name: string) => ran.find(([each]) => each.toLowerCase() === name)!.slice(2);
+    expect(argsOf('hdel').sort()).toEqual([...ended].sort());
+    expect(argsOf('zrem').sort()).toEqual([...ended].sort());
+    await expect(admin.hlen(indexKey)).resolves.toBe(20_001);
+    await expect(admin.zcard(deadlinesKey)).resolves.toBe(20_001);
+    await admin.unlink(indexKey, deadlinesKey);
+  }, 30_000);
+
+  it('indexDestroy of 20 sessions is one round trip: one UNLINK of every record, one HDEL and one ZREM', async () => {
     const owner = storageKey();
     const ids = Array.from({ length: 20 }, storageKey);
     for (const each of ids) {
       await backend.write(each, { a: 1 }, 60);
       await backend.indexAdd(owner, each, 1, 60);
     }
-    const indexKey = `session:user:{${owner}}`;
+    const [indexKey, deadlinesKey] = [`session:user:{${owner}}`, `session:user:{${owner}}:d`];
     await expect(admin.hlen(indexKey)).resolves.toBe(20);
+    await expect(admin.zcard(deadlinesKey)).resolves.toBe(20);
     const commands = await commandsDuring(admin, async () => {
       await expect(roundTripsDuring(backend, () => backend.indexDestroy(owner, ids))).resolves.toBe(
         1,
       );
     });
-    expect(commands).toEqual({ multi: 1, unlink: 1, hdel: 1, exec: 1 });
+    expect(commands).toEqual({ multi: 1, unlink: 1, hdel: 1, zrem: 1, exec: 1 });
     await expect(admin.exists(...ids.map((each) => `session:${each}`))).resolves.toBe(0);
-    await expect(admin.exists(indexKey)).resolves.toBe(0);
+    await expect(admin.exists(indexKey, deadlinesKey)).resolves.toBe(0);
   });
 });
 
