@@ -2,6 +2,7 @@ import { runInNewContext } from 'node:vm';
 import { SessionValueError } from './session.errors.js';
 import { MAX_JSON_DEPTH } from './session.json.js';
 import { Session } from './session.js';
+import { depthOf, nestedArrays } from '../test/support/fixtures/values.js';
 
 class Point {
   constructor(
@@ -21,19 +22,6 @@ class Hidden {
   toJSON(): undefined {
     return undefined;
   }
-}
-
-/** `levels` arrays wrapped around an empty one. */
-function nestedArrays(levels: number): unknown[] {
-  let value: unknown[] = [];
-  for (let level = 0; level < levels; level++) value = [value];
-  return value;
-}
-
-function depthOf(value: unknown): number {
-  let depth = 0;
-  for (let inner = value; Array.isArray(inner); inner = inner[0]) depth++;
-  return depth;
 }
 
 /** Calls `fn` under `frames` extra stack frames. */

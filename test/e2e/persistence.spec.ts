@@ -4,6 +4,7 @@ import { Session, SessionModule } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
 import { CountingMemoryBackend } from '../support/fixtures/backends.js';
 import { cookieFrom, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
+import { depthOf, nestedArrays } from '../support/fixtures/values.js';
 
 interface Profile {
   name: string;
@@ -15,19 +16,6 @@ class Point {
     readonly x: number,
     readonly y: number,
   ) {}
-}
-
-/** `levels` arrays wrapped around an empty one. */
-function nestedArrays(levels: number): unknown[] {
-  let value: unknown[] = [];
-  for (let level = 0; level < levels; level++) value = [value];
-  return value;
-}
-
-function depthOf(value: unknown): number {
-  let depth = 0;
-  for (let inner = value; Array.isArray(inner); inner = inner[0]) depth++;
-  return depth;
 }
 
 function unrepresentable(kind: string): unknown {
