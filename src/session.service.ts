@@ -228,7 +228,18 @@ export class SessionService {
       if (oldKey) {
         // What is stored moves, with this request's changes: what other
         // requests changed meanwhile is kept.
-        if (!(await this.move(oldKey, storageKey, this.deltaOf(session, meta), ttl))) {
+        const delta = this.deltaOf(session, meta);
+        // The user is who this request says: the index entry below is made
+        // from this request's copy, so the record must name the same user.
+        const { userKey } = this.options;
+        if (userKey !== undefined) {
+          if (Object.hasOwn(session._data, userKey)) {
+            defineValue(delta.set as Record<string, unknown>, userKey, session._data[userKey]);
+          } else if (!delta.unset.includes(userKey)) {
+            (delta.unset as string[]).push(userKey);
+          }
+        }
+        if (!(await this.relocate(oldKey, storageKey, delta, ttl))) {
           await this.unindex(owner, storageKey);
           await this.unindex(oldOwner, oldKey);
           this.forget(state, session);
@@ -542,13 +553,13 @@ export class SessionService {
    * Moves a stored session to a new storage key, only if its record still
    * exists; false when it does not.
    */
-  private async move(
+  private async relocate(
     oldKey: string,
     newKey: string,
     delta: SessionDelta,
     ttl: number,
   ): Promise<boolean> {
-    if (this.backend.rename) return this.backend.rename(oldKey, newKey, delta, ttl);
+    if (this.backend.move) return this.backend.move(oldKey, newKey, delta, ttl);
     const current = await this.backend.read(oldKey);
     if (current === null || !this.metaOf(current, oldKey)) return false;
     await this.backend.destroy(oldKey);

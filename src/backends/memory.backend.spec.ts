@@ -123,7 +123,7 @@ describe('MemoryBackend', () => {
       }
       for (let i = 0; i < 4; i += 1) await backend.destroy(`old${i}`);
       await backend.indexDestroy('owner', ['old4', 'old5']);
-      await backend.rename('old6', 'renamed', { set: {}, unset: [] }, 60);
+      await backend.move('old6', 'renamed', { set: {}, unset: [] }, 60);
       for (let i = 0; i < 5; i += 1) {
         await backend.write(`new${i}`, {}, 60);
         await backend.read(`new${i}`);
@@ -136,12 +136,12 @@ describe('MemoryBackend', () => {
     });
   });
 
-  describe('rename', () => {
+  describe('move', () => {
     it('moves the record, keeping it protected', async () => {
       const backend = new MemoryBackend({ maxSessions: 100 });
       await backend.write('old', { a: 1 }, 60);
       await backend.read('old');
-      await expect(backend.rename('old', 'new', { set: { a: 2 }, unset: [] }, 60)).resolves.toBe(
+      await expect(backend.move('old', 'new', { set: { a: 2 }, unset: [] }, 60)).resolves.toBe(
         true,
       );
       await flood(backend, 1000);
@@ -152,9 +152,9 @@ describe('MemoryBackend', () => {
 
     it('returns false and writes nothing when the old record is missing', async () => {
       const backend = new MemoryBackend();
-      await expect(
-        backend.rename('missing', 'new', { set: { a: 1 }, unset: [] }, 60),
-      ).resolves.toBe(false);
+      await expect(backend.move('missing', 'new', { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
+        false,
+      );
       expect(await backend.read('new')).toBeNull();
       expect(backend.size).toBe(0);
     });
@@ -163,7 +163,7 @@ describe('MemoryBackend', () => {
       const backend = new MemoryBackend();
       await backend.write('old', { a: 1 }, 0.05);
       await sleep(80);
-      await expect(backend.rename('old', 'new', { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
+      await expect(backend.move('old', 'new', { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
         false,
       );
       expect(await backend.read('new')).toBeNull();

@@ -55,8 +55,8 @@ const PROTECTED_SHARE = 0.8;
  * It is bounded by `maxSessions` with a segmented LRU, so a flood of
  * sessions that are never used again (cookie-less requests to a route that
  * writes the session) cannot push out the sessions people are using. A new
- * session starts on probation; once it is used again (read, touched or
- * patched) it moves to the protected segment, which holds at most 80% of
+ * session starts on probation; once a later request reads it, it moves to
+ * the protected segment, which holds at most 80% of
  * `maxSessions` (past that, its least recently used move back to probation).
  * Past `maxSessions`, expired sessions go first, then probation's least
  * recently used; protected sessions only when probation is empty.
@@ -148,7 +148,7 @@ export class MemoryBackend extends SessionBackend {
     return true;
   }
 
-  override async rename(
+  override async move(
     oldId: string,
     newId: string,
     delta: SessionDelta,

@@ -87,13 +87,14 @@ const SCAN_COUNT = 500;
  * character), not parsed; a value broken inside is caught by the next read.
  *
  * Names written by the cjson-based script of earlier versions may carry a
- * `\/` escape; they are read as the plain `/` that `JSON.stringify` writes.
+ * `\/` or `\u007f` escape; they are read as the plain `/` or DEL byte that
+ * `JSON.stringify` writes.
  *
  * KEYS[1] the record; ARGV: 'EX' | 'PX', ttl, number of fields to set, then
  * that many key/value token pairs (`JSON.stringify(name)`,
  * `JSON.stringify(JSON.stringify(value))`), then the key tokens to remove
  * (removed first, as in MemoryBackend, so a name in both is set). With a
- * KEYS[2] (`rename`, single node: both keys in one slot), the result is
+ * KEYS[2] (`move`, single node: both keys in one slot), the result is
  * stored there and KEYS[1] removed, in the same atomic step.
  */
 const PATCH_SCRIPT = `
@@ -102,11 +103,13 @@ if not raw then return 0 end
 local QUOTE, BACKSLASH = 34, 92
 local SPACE_ESCAPES = { [116] = true, [110] = true, [114] = true }
 local byte, find, sub, gsub = string.byte, string.find, string.sub, string.gsub
-local ESCAPED_SLASH = string.char(BACKSLASH) .. '/'
-local ESCAPE_PAIR = string.char(BACKSLASH) .. '(.)'
-local function unescape_slash(c)
-  if c == '/' then return '/' end
-  return string.char(BACKSLASH) .. c
+-- Escape pairs left to right (with up to four hex digits after them), so an
+-- escaped backslash is never read as the start of another escape.
+local ESCAPE = string.char(BACKSLASH) .. '(.)(%x?%x?%x?%x?)'
+local function unescape_legacy(c, hex)
+  if c == '/' then return '/' .. hex end
+  if c == 'u' and string.lower(hex) == '007f' then return string.char(127) end
+  return string.char(BACKSLASH) .. c .. hex
 end
 if type(raw) ~= 'string' then
   redis.call('UNLINK', KEYS[1])
@@ -170,7 +173,9 @@ local function parse()
     local e = past_string(p)
     if not e then return false end
     local name = sub(raw, p, e - 1)
-    if find(name, ESCAPED_SLASH, 1, true) then name = gsub(name, ESCAPE_PAIR, unescape_slash) end
+    if find(name, '/', 1, true) or find(name, '007', 1, true) then
+      name = gsub(name, ESCAPE, unescape_legacy)
+    end
     p = skip(e)
     if byte(raw, p) ~= 58 then return false end
     p = skip(p + 1)
@@ -369,6 +374,17 @@ export class RedisBackend extends SessionBackend {
       this.owned = true;
     }
     this.cluster = (this.client as { isCluster?: boolean }).isCluster === true;
+    // Redis hashes a whole key whose first "{" is closed at once ("{}"):
+    // the two keys of a user index would then land in different slots.
+    if (this.cluster && /^[^{]*\{\}/.test(prefix)) {
+      throw new TypeError(
+        messages.redisOption(
+          'prefix',
+          'a prefix without an empty hash tag "{}" on a Cluster',
+          prefix,
+        ),
+      );
+    }
   }
 
   /** The record, or null; an unreadable one is logged, removed and read as null. */
@@ -546,7 +562,7 @@ export class RedisBackend extends SessionBackend {
    * under the new key. Two round trips; a failure in between ends the session
    * rather than leaving two copies of it.
    */
-  override async rename(
+  override async move(
     oldId: string,
     newId: string,
     delta: SessionDelta,

@@ -44,7 +44,7 @@ const DEFAULT_TOUCH = Symbol.for('pselfastapise-async.defaultTouch');
  * receives is the storage key (a SHA-256 digest of the session id), never the
  * session id itself, so a dump of the store yields no usable cookie.
  *
- * Optional capabilities (`readAndTouch`, `patch`, `rename`, the user index
+ * Optional capabilities (`readAndTouch`, `patch`, `move`, the user index
  * `indexAdd` / `indexRemove` / `indexList`, and `close`) are used
  * when a backend has them: they save round trips and make concurrent requests
  * safe. `MemoryBackend` and `RedisBackend` have all of them.
@@ -112,7 +112,7 @@ export abstract class SessionBackend {
    * come back under a new id). Moving what is stored, rather than the
    * request's copy, keeps what other requests changed meanwhile.
    */
-  rename?(oldId: string, newId: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean>;
+  move?(oldId: string, newId: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean>;
 
   /**
    * Optional (user index, for the `userKey` option): records that session `id`

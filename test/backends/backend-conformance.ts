@@ -13,7 +13,7 @@ import type { SessionBackend, SessionData } from '../../src/backends/session-bac
  * provides `corrupt` and `stored`, so the suite can check what the backend does
  * with a record it cannot decode.
  */
-export type Capability = 'readAndTouch' | 'patch' | 'rename' | 'close' | 'index' | 'unreadable';
+export type Capability = 'readAndTouch' | 'patch' | 'move' | 'close' | 'index' | 'unreadable';
 
 /** What a spec file hands the suite. */
 export interface ConformanceTarget {
@@ -150,7 +150,7 @@ export function describeBackendConformance(
     }, 30_000);
 
     it('has exactly the optional capabilities it declares', () => {
-      for (const capability of ['readAndTouch', 'patch', 'rename', 'close'] as const) {
+      for (const capability of ['readAndTouch', 'patch', 'move', 'close'] as const) {
         expect([capability, typeof backend[capability] === 'function']).toEqual([
           capability,
           has(capability),
@@ -372,13 +372,13 @@ export function describeBackendConformance(
         });
       });
 
-    if (has('rename'))
-      describe('rename', () => {
+    if (has('move'))
+      describe('move', () => {
         it('moves the stored record with the delta applied and removes the old one, resolving true', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
           await backend.write(oldId, { a: 1, gone: true, kept: 'other request' }, 60);
           await expect(
-            backend.rename!(oldId, newId, { set: { a: 2, b: TRICKY }, unset: ['gone'] }, 60),
+            backend.move!(oldId, newId, { set: { a: 2, b: TRICKY }, unset: ['gone'] }, 60),
           ).resolves.toBe(true);
           await expect(backend.read(oldId)).resolves.toBeNull();
           await expect(backend.read(newId)).resolves.toEqual({
@@ -391,7 +391,7 @@ export function describeBackendConformance(
         it('applies the TTL it is given', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
           await backend.write(oldId, { a: 1 }, 60);
-          await backend.rename!(oldId, newId, { set: {}, unset: [] }, 1);
+          await backend.move!(oldId, newId, { set: {}, unset: [] }, 1);
           await sleep(1200);
           await expect(backend.read(newId)).resolves.toBeNull();
         });
@@ -399,7 +399,7 @@ export function describeBackendConformance(
         it('resolves false and writes nothing when the old record never existed', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
           await expect(
-            backend.rename!(oldId, newId, { set: { a: 1 }, unset: [] }, 60),
+            backend.move!(oldId, newId, { set: { a: 1 }, unset: [] }, 60),
           ).resolves.toBe(false);
           await expect(backend.read(newId)).resolves.toBeNull();
           await expect(backend.read(oldId)).resolves.toBeNull();
@@ -410,7 +410,7 @@ export function describeBackendConformance(
           await backend.write(oldId, { a: 1 }, 60);
           await backend.destroy(oldId);
           await expect(
-            backend.rename!(oldId, newId, { set: { a: 2 }, unset: [] }, 60),
+            backend.move!(oldId, newId, { set: { a: 2 }, unset: [] }, 60),
           ).resolves.toBe(false);
           await expect(backend.read(newId)).resolves.toBeNull();
           await expect(backend.read(oldId)).resolves.toBeNull();
@@ -420,7 +420,7 @@ export function describeBackendConformance(
           const [oldId, newId] = [storageKey(), storageKey()];
           const data = oddData();
           await backend.write(oldId, data, 60);
-          await expect(backend.rename!(oldId, newId, { set: data, unset: [] }, 60)).resolves.toBe(
+          await expect(backend.move!(oldId, newId, { set: data, unset: [] }, 60)).resolves.toBe(
             true,
           );
           expectSameData(await backend.read(newId), data);

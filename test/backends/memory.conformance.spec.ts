@@ -18,5 +18,5 @@ describeBackendConformance(
       },
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close', 'index'],
+  ['readAndTouch', 'patch', 'move', 'close', 'index'],
 );

@@ -41,7 +41,7 @@ describeBackendConformance(
       stored: async (id) => (await cluster.exists(`${prefix}{${id}}`)) === 1,
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close', 'index', 'unreadable'],
+  ['readAndTouch', 'patch', 'move', 'close', 'index', 'unreadable'],
 );
 
 describe('RedisBackend on a Cluster', () => {
@@ -68,6 +68,13 @@ describe('RedisBackend on a Cluster', () => {
     }
     return holding;
   }
+
+  it('refuses a prefix whose first hash tag is empty, which would split a user index over two slots', () => {
+    expect(() => new RedisBackend({ client: cluster, prefix: 'app{}:' })).toThrow(
+      /Invalid RedisBackend option `prefix`.*empty hash tag/,
+    );
+    expect(() => new RedisBackend({ client: cluster, prefix: 'app{tenant}:' })).not.toThrow();
+  });
 
   it('wraps the storage key in a hash tag', async () => {
     const id = storageKey();
@@ -99,12 +106,12 @@ describe('RedisBackend on a Cluster', () => {
     }
     await backend.write(oldId, { user: 'ann' }, 60);
     await expect(
-      backend.rename(oldId, newId, { set: { renamed: true }, unset: [] }, 60),
+      backend.move(oldId, newId, { set: { renamed: true }, unset: [] }, 60),
     ).resolves.toBe(true);
     await expect(backend.read(oldId)).resolves.toBeNull();
     await expect(backend.read(newId)).resolves.toEqual({ user: 'ann', renamed: true });
     await expect(
-      backend.rename(oldId, storageKey(), { set: { user: 'ann' }, unset: [] }, 60),
+      backend.move(oldId, storageKey(), { set: { user: 'ann' }, unset: [] }, 60),
     ).resolves.toBe(false);
   });
 

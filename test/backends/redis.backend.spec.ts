@@ -138,6 +138,16 @@ describe('RedisBackend', () => {
       await expect(backend.read(id)).resolves.toEqual({ 'c\\/d': 3, x: '/' });
     });
 
+    it('patches a name that the cjson-based script of earlier versions wrote with a \\u007f escape', async () => {
+      const id = storageKey();
+      await admin.set(prefix + id, '{"a\\u007f":"1","b\\\\u007f":"2"}', 'EX', 60);
+      await expect(backend.read(id)).resolves.toEqual({ 'a\x7f': 1, 'b\\u007f': 2 });
+      await expect(
+        backend.patch(id, { set: { 'b\\u007f': 3 }, unset: ['a\x7f'] }, 60),
+      ).resolves.toBe(true);
+      await expect(backend.read(id)).resolves.toEqual({ 'b\\u007f': 3 });
+    });
+
     it('stores a lone surrogate in a key name as an ASCII escape, so the bytes are valid UTF-8', async () => {
       const id = storageKey();
       await backend.write(id, { '\ud83d': '\ude00' }, 60);
@@ -475,7 +485,7 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     // first run of each script (EVALSHA, NOSCRIPT, EVAL) happen once, not per request.
     await backend.write(id, { a: 1 }, 60);
     await backend.patch(id, { set: { b: 2 }, unset: [] }, 60);
-    await backend.rename(id, id, { set: { a: 1 }, unset: [] }, 60);
+    await backend.move(id, id, { set: { a: 1 }, unset: [] }, 60);
     await backend.indexAdd('warm-up', id, 1, 60);
   }, 30_000);
 
@@ -520,24 +530,24 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
     await expect(commandsDuring(admin, () => backend.destroy(id))).resolves.toEqual({ unlink: 1 });
   });
 
-  it('rename is one EVALSHA (an atomic script moving what is stored, with the delta)', async () => {
+  it('move is one EVALSHA (an atomic script moving what is stored, with the delta)', async () => {
     const [oldId, newId] = [storageKey(), storageKey()];
     await backend.write(oldId, { a: 1, other: 'kept' }, 60);
     await expect(
-      commandsDuring(admin, () => backend.rename(oldId, newId, { set: { a: 1 }, unset: [] }, 60)),
+      commandsDuring(admin, () => backend.move(oldId, newId, { set: { a: 1 }, unset: [] }, 60)),
     ).resolves.toEqual({ evalsha: 1, get: 1, set: 1, unlink: 1 });
     await expect(backend.read(newId)).resolves.toEqual({ a: 1, other: 'kept' });
     await expect(
       roundTripsDuring(backend, () =>
-        backend.rename(newId, storageKey(), { set: { a: 1 }, unset: [] }, 60),
+        backend.move(newId, storageKey(), { set: { a: 1 }, unset: [] }, 60),
       ),
     ).resolves.toBe(1);
   });
 
-  it('a rename whose old record is gone writes nothing', async () => {
+  it('a move whose old record is gone writes nothing', async () => {
     await expect(
       commandsDuring(admin, () =>
-        backend.rename(storageKey(), storageKey(), { set: { a: 1 }, unset: [] }, 60),
+        backend.move(storageKey(), storageKey(), { set: { a: 1 }, unset: [] }, 60),
       ),
     ).resolves.toEqual({ evalsha: 1, get: 1 });
   });
@@ -644,10 +654,7 @@ describe('RedisBackend when Redis is down', () => {
       ['write', () => backend.write(storageKey(), { a: 1 }, 60)],
       ['touch', () => backend.touch(storageKey(), 60)],
       ['patch', () => backend.patch(storageKey(), { set: { a: 1 }, unset: [] }, 60)],
-      [
-        'rename',
-        () => backend.rename(storageKey(), storageKey(), { set: { a: 1 }, unset: [] }, 60),
-      ],
+      ['move', () => backend.move(storageKey(), storageKey(), { set: { a: 1 }, unset: [] }, 60)],
       ['destroy', () => backend.destroy(storageKey())],
       ['clear', () => backend.clear()],
     ];

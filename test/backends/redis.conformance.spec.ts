@@ -31,5 +31,5 @@ describeBackendConformance(
       },
     };
   },
-  ['readAndTouch', 'patch', 'rename', 'close', 'index', 'unreadable'],
+  ['readAndTouch', 'patch', 'move', 'close', 'index', 'unreadable'],
 );

@@ -305,6 +305,23 @@ describe.each(kinds)('ended sessions stay ended on $name', (kind) => {
         expect(await data(cookie)).toEqual({});
       });
 
+    if (kind.userIndex)
+      it('regenerate while another request switches the user keeps the record and the index in agreement', async () => {
+        const cookie = await login('ann');
+        const slow = await overlap('regen-switch', cookie, '/regenerate', async () => {
+          await get('/set?key=userId&value=bob', cookie).expect(200);
+        });
+        const renewed = cookieFrom(slow);
+        // The request that regenerates (a login) says who the user is.
+        expect(await data(renewed)).toEqual({ userId: 'ann' });
+        expect({
+          ann: (await get('/sessions?user=ann').expect(200)).body.length,
+          bob: (await get('/sessions?user=bob').expect(200)).body.length,
+        }).toEqual({ ann: 1, bob: 0 });
+        expect((await get('/logout-everywhere?user=ann').expect(200)).body).toEqual({ ended: 1 });
+        expect(await data(renewed)).toEqual({});
+      });
+
     it('a number key is its string: set, then deleted by a later request', async () => {
       const cookie = await login();
       await get('/numeric?op=set', cookie).expect(200, { has: true });

@@ -153,7 +153,7 @@ describe('failures', () => {
         expect(backend.calls.patch).toBe(0);
         expect(backend.calls.destroy).toBe(0);
         expect(backend.calls.touch).toBe(0);
-        expect(backend.calls.rename).toBe(0);
+        expect(backend.calls.move).toBe(0);
         expect(sessionSetCookie(res)).toBeUndefined();
         backend.failing.clear();
         await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
@@ -228,9 +228,9 @@ describe('failures', () => {
       const backend = new FailingBackend();
       app = await boot({ backend });
       const cookie = cookieFrom(await get('/login').expect(200));
-      backend.failing.add('write').add('rename');
+      backend.failing.add('write').add('move');
       await get('/regenerate', cookie).expect(503);
-      expect(logged(errorSpy)).toMatch(/store down \((write|rename)\)/);
+      expect(logged(errorSpy)).toMatch(/store down \((write|move)\)/);
       backend.failing.clear();
       await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
     });

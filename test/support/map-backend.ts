@@ -2,7 +2,7 @@ import { SessionBackend, type SessionData } from '../../src/backends/session-bac
 
 /**
  * The smallest custom backend: a `Map` and the four abstract methods, nothing
- * else (no `touch`, `patch`, `readAndTouch`, `rename` or `close`). The
+ * else (no `touch`, `patch`, `readAndTouch`, `move` or `close`). The
  * conformance suite and the e2e tests use it to prove that this is enough.
  */
 export class MapBackend extends SessionBackend {
