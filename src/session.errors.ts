@@ -1,3 +1,5 @@
+import { type Logger, ServiceUnavailableException } from '@nestjs/common';
+
 /**
  * Thrown at startup when `SessionModule` options are invalid. The message names
  * the option and says what is expected.
@@ -16,4 +18,22 @@ export class SessionOptionsError extends Error {
  */
 export class SessionValueError extends Error {
   override readonly name = 'SessionValueError';
+}
+
+/**
+ * @internal The 503 a client gets when the backend fails: the cause is logged
+ * (once, here), and the client sees only `message`. A 503 passes through.
+ */
+export function unavailable(
+  logger: Logger,
+  step: string,
+  error: unknown,
+  message: string,
+): ServiceUnavailableException {
+  if (error instanceof ServiceUnavailableException) return error;
+  logger.error(
+    `Session ${step} failed: ${(error as Error)?.message ?? String(error)}`,
+    (error as Error)?.stack,
+  );
+  return new ServiceUnavailableException(message);
 }

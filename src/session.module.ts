@@ -7,6 +7,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
+import { SessionBackend } from './backends/session-backend.js';
 import { SESSION_BACKEND, SESSION_OPTIONS } from './session.constants.js';
 import { registerFastifyHooks } from './session.http.js';
 import { SessionInterceptor } from './session.interceptor.js';
@@ -24,7 +25,8 @@ import { SessionService } from './session.service.js';
  * Sessions for a Nest application. `forRoot()` takes the options directly,
  * `forRootAsync()` builds them from other providers (`useFactory` + `inject`,
  * `useClass`, `useExisting`, `imports`). Either way the module provides
- * `SESSION_BACKEND`, `SESSION_OPTIONS`, `SessionService`, and registers
+ * `SESSION_BACKEND` (also injectable as the `SessionBackend` class),
+ * `SESSION_OPTIONS`, `SessionService`, and registers
  * `SessionInterceptor` globally. `isGlobal: true` makes its exports visible
  * everywhere.
  *
@@ -47,11 +49,13 @@ import { SessionService } from './session.service.js';
       useFactory: (options: ResolvedSessionOptions) => options.backend,
       inject: [SESSION_OPTIONS],
     },
+    // The abstract class is a token too: `constructor(private backend: SessionBackend)`.
+    { provide: SessionBackend, useExisting: SESSION_BACKEND },
     SessionService,
     SessionInterceptor,
     { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
   ],
-  exports: [SESSION_OPTIONS, SESSION_BACKEND, SessionService, SessionInterceptor],
+  exports: [SESSION_OPTIONS, SESSION_BACKEND, SessionBackend, SessionService, SessionInterceptor],
 })
 export class SessionModule
   extends SessionConfigurableModule

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { MemoryBackend } from './backends/memory.backend.js';
-import { hasUserIndex, isSessionBackend, type SessionBackend } from './backends/session-backend.js';
+import { hasUserIndex } from './backends/backend-capabilities.js';
+import { isSessionBackend, type SessionBackend } from './backends/session-backend.js';
 import { DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE, META_KEY } from './session.constants.js';
 import { SessionOptionsError } from './session.errors.js';
 import { messages } from './session.messages.js';

@@ -7,13 +7,41 @@ export interface UnsignedCookie {
   keyIndex: number;
 }
 
+/** @internal A cookie whose signature verified, with the storage key of its id. */
+export interface VerifiedCookie extends UnsignedCookie {
+  storageKey: string;
+}
+
+/** Most verified cookie values remembered; the cache starts over when full. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /**
  * @internal Signs session ids with HMAC-SHA256 (base64url) under the first
  * key and verifies under every key, so keys can be rotated without logging
  * users out.
  */
 export class SessionSigner {
+  private readonly verified = new Map<string, VerifiedCookie>();
+
   constructor(private readonly keys: readonly string[]) {}
+
+  /**
+   * Checks a cookie value, remembering values that verified: a returning
+   * browser sends the same value on every request, and the HMAC and the
+   * storage-key digest need computing only once. Only values that verified
+   * are kept, at most `VERIFIED_CACHE_SIZE` of them.
+   */
+  verify(value: string): VerifiedCookie | undefined {
+    const cached = this.verified.get(value);
+    if (cached) return cached;
+    const cookie = this.unsign(value);
+    if (!cookie) return undefined;
+    const verified = { ...cookie, storageKey: storageKeyOf(cookie.id) };
+    // Starting over when full is cheaper than keeping an order (and churning the Map).
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+    this.verified.set(value, verified);
+    return verified;
+  }
 
   /** `<id>.<signature>` signed with the first key. */
   sign(id: string): string {

@@ -1,7 +1,7 @@
 import { runInNewContext } from 'node:vm';
 import { SessionValueError } from './session.errors.js';
 import { MAX_JSON_DEPTH } from './session.json.js';
-import { Session } from './session.js';
+import { isModified, Session, sessionInternals } from './session.js';
 import { depthOf, nestedArrays } from '../test/support/fixtures/values.js';
 
 class Point {
@@ -53,7 +53,7 @@ describe('Session', () => {
     expect(session.has(7 as unknown as string)).toBe(true);
     expect(session.get(7 as unknown as string)).toBe('seven');
     expect(session.delete(7 as unknown as string)).toBe(true);
-    expect([...session._deleted]).toEqual(['7']);
+    expect([...sessionInternals().deleted(session)]).toEqual(['7']);
     expect(() => session.set(Symbol('s') as unknown as string, 1)).toThrow(SessionValueError);
     expect(session.keys()).toEqual([]);
   });
@@ -229,7 +229,7 @@ describe('Session', () => {
         expect(error.message).toContain(detail);
         expect(error.message).toMatch(new RegExp(`at ${path.replace(/[[\].]/g, '\\$&')}$`));
         expect(session.get('cart')).toBe('before');
-        expect(session._modified).toBe(true);
+        expect(isModified(session)).toBe(true);
       },
     );
 
@@ -297,7 +297,7 @@ describe('Session', () => {
       expect(session.get('admin')).toBeUndefined();
       expect(session.has('admin')).toBe(false);
       expect(session.keys()).toEqual([]);
-      expect(session._modified).toBe(false);
+      expect(isModified(session)).toBe(false);
       expect(JSON.stringify(session)).toBe('{}');
     });
 

@@ -3,6 +3,10 @@ import { META_KEY } from './session.constants.js';
 import { SessionValueError } from './session.errors.js';
 import { copyJson, toJsonValue } from './session.json.js';
 import { messages } from './session.messages.js';
+import { recordOf, setRecord } from './session.record.js';
+
+// Assigned by the class's static block, which alone can reach its private fields.
+let internals!: SessionInternals;
 
 /**
  * One request's session: a small map of JSON values. Get it in a handler with
@@ -17,40 +21,48 @@ import { messages } from './session.messages.js';
  * session.set('cart', [...session.get('cart', []), item]);
  */
 export class Session<T extends SessionData = SessionData> {
-  /** @internal */ _id = '';
-  /** @internal */ _storageKey = '';
-  /** @internal A record exists in the backend for `_storageKey`. */
-  _stored = false;
-  /** @internal First creation (survives `regenerate`), ms since the epoch; 0 until stored. */
-  _createdAt = 0;
-  /** @internal When the stored record expires, ms since the epoch; 0 until stored. */
-  _expiresAt = 0;
-  /** @internal Digest of the user key's value when loaded or last saved (user index). */
-  _owner: string | undefined;
-  /** @internal When the user index entry was last refreshed, ms since the epoch. */
-  _indexedAt = 0;
-  /** @internal Keys set since the last save. */
-  _changed = new Set<string>();
-  /** @internal Keys deleted since the last save. */
-  _deleted = new Set<string>();
-  /** @internal Called on the first change after a save. */
-  _onChange: (() => void) | undefined;
+  #data: Record<string, unknown>;
+  /** Keys set since the last save. */
+  readonly #changed = new Set<string>();
+  /** Keys deleted since the last save. */
+  readonly #deleted = new Set<string>();
+  /** Called on the first change after a save. */
+  #onChange: (() => void) | undefined;
 
-  private data: Record<string, unknown>;
+  static {
+    internals = {
+      data: (session) => session.#data,
+      changed: (session) => session.#changed,
+      deleted: (session) => session.#deleted,
+      saved: (session) => {
+        session.#changed.clear();
+        session.#deleted.clear();
+      },
+      reset: (session) => {
+        session.#data = {};
+        session.#changed.clear();
+        session.#deleted.clear();
+        setRecord(session, undefined);
+      },
+      onChange: (session, listener) => {
+        session.#onChange = listener;
+      },
+    };
+  }
 
   /** @internal Sessions are made by `SessionService`, not by applications. */
   constructor(data: Record<string, unknown> = {}) {
-    this.data = data;
+    this.#data = data;
   }
 
   /** The session id; `''` until a new session is first saved. */
   get id(): string {
-    return this._id;
+    return recordOf(this)?.id ?? '';
   }
 
   /** True when no stored record existed when the session was loaded. */
   get isNew(): boolean {
-    return !this._stored;
+    return !recordOf(this)?.stored;
   }
 
   /** A copy of the value under `key`, or `fallback` (else `undefined`) when absent. */
@@ -58,7 +70,7 @@ export class Session<T extends SessionData = SessionData> {
   get<K extends keyof T>(key: K, fallback: T[K]): T[K];
   get<K extends keyof T>(key: K, fallback?: T[K]): T[K] | undefined {
     const name = String(key);
-    return Object.hasOwn(this.data, name) ? copyJson(this.data[name] as T[K]) : fallback;
+    return Object.hasOwn(this.#data, name) ? copyJson(this.#data[name] as T[K]) : fallback;
   }
 
   /**
@@ -77,85 +89,76 @@ export class Session<T extends SessionData = SessionData> {
     if (name === META_KEY) throw new SessionValueError(messages.reservedKey(name));
     // Assigning "__proto__" would replace the data object's prototype, not store a value.
     if (name === '__proto__') throw new SessionValueError(messages.prototypeKey(name));
-    this.data[name] = toJsonValue(name, value);
-    this._deleted.delete(name);
-    this._changed.add(name);
-    this.changed();
+    this.#data[name] = toJsonValue(name, value);
+    this.#deleted.delete(name);
+    this.#changed.add(name);
+    this.#changedNow();
     return this;
   }
 
   /** True when `key` holds a value. */
   has(key: keyof T): boolean {
-    return Object.hasOwn(this.data, String(key));
+    return Object.hasOwn(this.#data, String(key));
   }
 
   /** Removes `key`; true when it was there. */
   delete(key: keyof T): boolean {
     const name = String(key);
-    if (!Object.hasOwn(this.data, name)) return false;
-    delete this.data[name];
-    this._changed.delete(name);
-    this._deleted.add(name);
-    this.changed();
+    if (!Object.hasOwn(this.#data, name)) return false;
+    delete this.#data[name];
+    this.#changed.delete(name);
+    this.#deleted.add(name);
+    this.#changedNow();
     return true;
   }
 
   /** Removes every key. A stored session emptied this way is deleted and its cookie cleared. */
   clear(): void {
-    for (const name of Object.keys(this.data)) this.delete(name);
+    for (const name of Object.keys(this.#data)) this.delete(name);
   }
 
   /** The keys that hold a value. */
   keys(): (keyof T)[] {
-    return Object.keys(this.data) as (keyof T)[];
+    return Object.keys(this.#data) as (keyof T)[];
   }
 
   /** A copy of all values. */
   toJSON(): Partial<T> {
-    return copyJson(this.data) as Partial<T>;
+    return copyJson(this.#data) as Partial<T>;
   }
 
-  /** @internal True when something changed since the session was loaded or last saved. */
-  get _modified(): boolean {
-    return this._changed.size > 0 || this._deleted.size > 0;
-  }
-
-  /** @internal The data as stored (no copy), for the backend record. */
-  get _data(): Readonly<Record<string, unknown>> {
-    return this.data;
-  }
-
-  /** @internal Marks the current state as saved. */
-  _saved(): void {
-    this._stored = true;
-    this._clean();
-  }
-
-  /** @internal Forgets what changed (nothing left to save). */
-  _clean(): void {
-    this._changed.clear();
-    this._deleted.clear();
-  }
-
-  /** @internal Turns this object into a new, empty, unsaved session. */
-  _reset(): void {
-    this.data = {};
-    this._id = '';
-    this._storageKey = '';
-    this._stored = false;
-    this._createdAt = 0;
-    this._expiresAt = 0;
-    this._owner = undefined;
-    this._indexedAt = 0;
-    this._changed.clear();
-    this._deleted.clear();
-  }
-
-  private changed(): void {
-    if (this._onChange) {
-      const onChange = this._onChange;
-      this._onChange = undefined;
-      onChange();
+  #changedNow(): void {
+    const listener = this.#onChange;
+    if (listener) {
+      this.#onChange = undefined;
+      listener();
     }
   }
+}
+
+/**
+ * @internal What the store and the request layer need of a `Session` beyond
+ * its public methods: its data (no copy), its change set, and a listener for
+ * the first change. Reachable only inside the package.
+ */
+export interface SessionInternals {
+  data(session: Session): Readonly<Record<string, unknown>>;
+  changed(session: Session): ReadonlySet<string>;
+  deleted(session: Session): ReadonlySet<string>;
+  /** Forgets what changed: the current state is saved. */
+  saved(session: Session): void;
+  /** Turns the session into a new, empty one, without an id. */
+  reset(session: Session): void;
+  /** Calls `listener` once, on the next change. */
+  onChange(session: Session, listener: (() => void) | undefined): void;
+}
+
+/** @internal */
+export function sessionInternals(): SessionInternals {
+  return internals;
+}
+
+/** @internal True when `session` changed since it was loaded or last saved. */
+export function isModified(session: Session): boolean {
+  return internals.changed(session).size > 0 || internals.deleted(session).size > 0;
 }

@@ -36,8 +36,6 @@ export interface IndexedSession {
   readonly expiresAt: number;
 }
 
-const DEFAULT_TOUCH = Symbol.for('pselfastapise-async.defaultTouch');
-
 /**
  * Where sessions live. Subclass it and implement the four abstract methods to
  * write your own backend; that alone is enough to work. The `id` a backend
@@ -147,8 +145,6 @@ export abstract class SessionBackend {
   close?(): Promise<void>;
 }
 
-Object.defineProperty(SessionBackend.prototype.touch, DEFAULT_TOUCH, { value: true });
-
 /**
  * @internal `record` with `delta` applied, in place: removals first, then the
  * values set (defined, not assigned, so a key named "__proto__" stays data).
@@ -164,20 +160,6 @@ export function applyDelta(record: SessionData, delta: SessionDelta): SessionDat
     });
   }
   return record;
-}
-
-/** @internal True when the backend can index sessions by user. */
-export function hasUserIndex(backend: SessionBackend): boolean {
-  return (
-    typeof backend.indexAdd === 'function' &&
-    typeof backend.indexRemove === 'function' &&
-    typeof backend.indexList === 'function'
-  );
-}
-
-/** @internal True when the backend's `touch` is its own rather than the read + write default. */
-export function hasNativeTouch(backend: SessionBackend): boolean {
-  return !(backend.touch as unknown as Record<symbol, unknown>)[DEFAULT_TOUCH];
 }
 
 /**

@@ -107,6 +107,20 @@ describe('SessionModule', () => {
       expect(backend.size).toBe(1);
     });
 
+    it('injects the same backend through the SessionBackend class as a token', async () => {
+      const backend = new MapBackend();
+      @Injectable()
+      class UsesBackend {
+        constructor(readonly backend: SessionBackend) {}
+      }
+      app = await createApp({
+        imports: [SessionModule.forRoot({ secretKey: SECRET, backend, isGlobal: true })],
+        providers: [UsesBackend],
+      });
+      expect(app.get(UsesBackend).backend).toBe(backend);
+      expect(app.get(SessionBackend)).toBe(backend);
+    });
+
     it('uses a MemoryBackend by default', async () => {
       app = await createApp({
         imports: [SessionModule.forRoot({ secretKey: SECRET })],

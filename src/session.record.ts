@@ -1,0 +1,34 @@
+/**
+ * @internal What the store knows of a session besides its data: kept in a
+ * `WeakMap` keyed by the `Session`, so none of it is reachable from
+ * application code. A session without an entry has no id yet.
+ */
+export interface SessionRecord {
+  /** The session id (the cookie carries it, signed). */
+  id: string;
+  /** SHA-256 digest of the id: the key the backend stores the record under. */
+  storageKey: string;
+  /** A record exists in the backend under `storageKey`. */
+  stored: boolean;
+  /** First creation (survives `regenerate`), ms since the epoch; 0 until stored. */
+  createdAt: number;
+  /** When the stored record expires, ms since the epoch; 0 until stored. */
+  expiresAt: number;
+  /** Digest of the user key's value when loaded or last saved (user index). */
+  owner: string | undefined;
+  /** When the user index entry was last refreshed, ms since the epoch. */
+  indexedAt: number;
+}
+
+const records = new WeakMap<object, SessionRecord>();
+
+/** @internal The record of `session`, if it has an id. */
+export function recordOf(session: object): SessionRecord | undefined {
+  return records.get(session);
+}
+
+/** @internal Gives `session` a record (an id), or takes it away (`undefined`: a new session). */
+export function setRecord(session: object, record: SessionRecord | undefined): void {
+  if (record) records.set(session, record);
+  else records.delete(session);
+}

@@ -1,0 +1,239 @@
+import type { Logger } from '@nestjs/common';
+import { readCookie, serializeCookie } from './session.cookie.js';
+import { unavailable } from './session.errors.js';
+import {
+  cookieHeaderOf,
+  responseOf,
+  type SessionRequest,
+  type SessionResponse,
+} from './session.http.js';
+import { messages } from './session.messages.js';
+import type { ResolvedSessionOptions } from './session.options.js';
+import type { SessionSigner } from './session.signer.js';
+import type { CookieChange, Pending, SessionStore } from './session.store.js';
+import { isModified, Session, sessionInternals } from './session.js';
+
+/** @internal One request's session and what remains to do for it. */
+export interface RequestState {
+  loading: Promise<Session>;
+  session?: Session;
+  /** The Node request underneath, which the state is keyed by. */
+  holder: SessionRequest;
+  /** Resolved on first use: Fastify links a request to its reply only in a hook. */
+  response?: SessionResponse;
+  pending: Pending;
+  /** Hooks on the response are installed (once). */
+  hooked: boolean;
+  /** The last save failed: don't try again for this request. */
+  failed: boolean;
+  /**
+   * The interceptor saves before the response is written (the handler does
+   * not write it itself): no need to hook the response, until it has saved.
+   */
+  managed: boolean;
+  saving?: Promise<void>;
+}
+
+/**
+ * Per-request state, keyed by the Node request: Fastify hands middleware the
+ * Node request and handlers a wrapper around it (`request.raw`), and both
+ * must see one session.
+ */
+const states = new WeakMap<object, RequestState>();
+
+const internals = sessionInternals();
+
+function holderOf(request: SessionRequest): SessionRequest {
+  return (request.raw as SessionRequest | undefined) ?? request;
+}
+
+/**
+ * @internal The request side of sessions: binds a session to its request
+ * (read at most once), applies the store's cookie changes to the response,
+ * and schedules the save: by the interceptor after the handler, or by a hook
+ * on the response, armed on the first change, before the response goes out.
+ */
+export class RequestSessions {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly signer: SessionSigner,
+    private readonly options: ResolvedSessionOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The request's session, loading it on the first call. */
+  load(request: object): Promise<Session> {
+    const req = request as SessionRequest;
+    const state = this.existing(req);
+    return state ? state.loading : this.begin(req).loading;
+  }
+
+  /** The session when it is at hand without asking the backend; undefined while it is read. */
+  loadNow(request: object): Session | undefined {
+    const req = request as SessionRequest;
+    const state = this.existing(req);
+    return state ? state.session : this.begin(req).session;
+  }
+
+  /** The state of a request whose session was loaded (or is being loaded). */
+  stateOf(request: object): RequestState | undefined {
+    return states.get(holderOf(request as SessionRequest));
+  }
+
+  /** The interceptor will save before the response is written: no hook needed yet. */
+  manage(request: object): void {
+    const state = this.stateOf(request);
+    if (state && !state.hooked) state.managed = true;
+  }
+
+  /** Saves what changed; rejects with a 503 when the backend fails. */
+  commit(request: object): Promise<void> {
+    const state = this.stateOf(request);
+    if (!state) return Promise.resolve();
+    // From here on, a change (by an exception filter, an outer interceptor)
+    // arms the response hook, so it is saved before the response goes out.
+    state.managed = false;
+    return this.commitState(state);
+  }
+
+  /** Sets or clears the session cookie on the request's response. */
+  apply(state: RequestState, change: CookieChange | undefined): void {
+    if (change === undefined) return;
+    const response = this.responseFor(state);
+    if (!response) return;
+    const value = change === 'clear' ? '' : (change.value ?? this.signer.sign(change.id));
+    const maxAge = change === 'clear' ? 0 : change.maxAge;
+    response.setCookie(this.options.cookieName, serializeCookie(this.options, value, maxAge));
+  }
+
+  /** True when the request carries a session cookie (valid or not). */
+  hasCookie(request: object): boolean {
+    const header = cookieHeaderOf(request as SessionRequest);
+    return readCookie(header, this.options.cookieName) !== undefined;
+  }
+
+  /** Nothing more to save for this session (it was regenerated, destroyed, or reset). */
+  settled(state: RequestState, session: Session): void {
+    state.pending.touch = false;
+    state.pending.refresh = false;
+    this.watch(state, session);
+  }
+
+  /** Marks the request's session as failed (no further save) and maps the error to a 503. */
+  fail(state: RequestState, step: string, error: unknown, message: string): Error {
+    state.failed = true;
+    return unavailable(this.logger, step, error, message);
+  }
+
+  /** The state of a request seen before, attaching its session to this request object too. */
+  private existing(req: SessionRequest): RequestState | undefined {
+    const state = states.get(holderOf(req));
+    if (state && req.session === undefined) {
+      if (state.session) req.session = state.session;
+      else state.loading.then((session) => (req.session = session), noop);
+    }
+    return state;
+  }
+
+  private begin(req: SessionRequest): RequestState {
+    const holder = holderOf(req);
+    const state: RequestState = {
+      loading: undefined as unknown as Promise<Session>,
+      holder,
+      pending: { touch: false, refresh: false },
+      hooked: false,
+      failed: false,
+      managed: false,
+    };
+    states.set(holder, state);
+    const value = readCookie(cookieHeaderOf(req), this.options.cookieName);
+    const cookie = value === undefined ? undefined : this.signer.verify(value);
+    if (cookie) {
+      state.loading = this.read(req, state, value!, cookie);
+    } else {
+      // No session cookie worth asking the backend about: a new session, now.
+      this.attach(req, state, new Session());
+      state.loading = Promise.resolve(state.session!);
+    }
+    return state;
+  }
+
+  private async read(
+    req: SessionRequest,
+    state: RequestState,
+    value: string,
+    cookie: Parameters<SessionStore['load']>[0],
+  ): Promise<Session> {
+    let session: Session;
+    try {
+      session = await this.store.load(cookie, state.pending);
+    } catch (error) {
+      throw unavailable(this.logger, 'load', error, messages.loadFailed());
+    }
+    this.attach(req, state, session);
+    this.apply(state, this.store.loadedCookie(session, cookie, value));
+    return session;
+  }
+
+  private attach(req: SessionRequest, state: RequestState, session: Session): void {
+    state.session = session;
+    req.session = session;
+    if (state.holder !== req) state.holder.session = session;
+    this.watch(state, session);
+  }
+
+  /**
+   * Arms the response hook the first time there is something to save, so
+   * that requests which never change their session pay nothing for it.
+   */
+  private watch(state: RequestState, session: Session): void {
+    if (state.hooked) return;
+    if (isModified(session) || state.pending.touch || state.pending.refresh) {
+      this.hook(state, session);
+      return;
+    }
+    internals.onChange(session, () => this.hook(state, session));
+  }
+
+  private hook(state: RequestState, session: Session): void {
+    if (state.hooked || state.managed) return;
+    const response = this.responseFor(state);
+    if (!response) return;
+    state.hooked = true;
+    response.guard(
+      () => {
+        if (!state.failed) this.apply(state, this.store.prepare(session));
+      },
+      () => this.commitState(state),
+      messages.saveFailed(),
+    );
+  }
+
+  private commitState(state: RequestState): Promise<void> {
+    const { session, pending } = state;
+    if (!session || state.failed) return Promise.resolve();
+    if (!isModified(session) && !pending.touch && !pending.refresh) {
+      return state.saving ?? Promise.resolve();
+    }
+    const saving = (state.saving ?? Promise.resolve()).then(() => this.save(state, session));
+    state.saving = saving.catch(() => undefined);
+    return saving;
+  }
+
+  private async save(state: RequestState, session: Session): Promise<void> {
+    try {
+      const headersSent = this.responseFor(state)?.headersSent ?? false;
+      this.apply(state, await this.store.save(session, state.pending, headersSent));
+    } catch (error) {
+      throw this.fail(state, 'save', error, messages.saveFailed());
+    } finally {
+      this.watch(state, session);
+    }
+  }
+
+  private responseFor(state: RequestState): SessionResponse | undefined {
+    return (state.response ??= responseOf(state.holder));
+  }
+}
+
+function noop(): void {}

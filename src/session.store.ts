@@ -1,0 +1,302 @@
+import type { Logger } from '@nestjs/common';
+import {
+  moveOrCopy,
+  patchOrRewrite,
+  type BackendCapabilities,
+} from './backends/backend-capabilities.js';
+import type { SessionData } from './backends/session-backend.js';
+import { META_KEY } from './session.constants.js';
+import { deltaOf, userKeyChange } from './session.delta.js';
+import {
+  expiryOf,
+  isExpired,
+  metaOf,
+  recordWith,
+  ttlUntil,
+  type LifetimeOptions,
+  type RecordMeta,
+} from './session.lifetime.js';
+import { messages } from './session.messages.js';
+import { recordOf, setRecord, type SessionRecord } from './session.record.js';
+import { newSessionId, storageKeyOf, type VerifiedCookie } from './session.signer.js';
+import type { UserIndex } from './session.user-index.js';
+import { isModified, Session, sessionInternals } from './session.js';
+
+/**
+ * @internal What the response should do with the session cookie: set it to
+ * the id `id` for `maxAge` seconds, or clear it.
+ */
+export type CookieChange = { id: string; maxAge: number; value?: string } | 'clear';
+
+/** @internal Work a loaded session still owes the store, beyond its own changes. */
+export interface Pending {
+  /** A rolling refresh that still has to reach the store. */
+  touch: boolean;
+  /** The record's metadata and the user index entry are due for a refresh. */
+  refresh: boolean;
+}
+
+const internals = sessionInternals();
+
+/**
+ * @internal The save algorithm: how a session is loaded, saved, regenerated
+ * and ended, against the backend, with the lifetime and user-index rules. It
+ * knows nothing of requests or responses: it says what the cookie should
+ * become, and the request layer applies it. Backend errors propagate.
+ */
+export class SessionStore {
+  constructor(
+    private readonly options: LifetimeOptions,
+    private readonly capabilities: BackendCapabilities,
+    private readonly index: UserIndex,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * The session a verified cookie names, or a new one when its record is
+   * missing, expired or unusable (then removed, with its index entry, so
+   * nothing is left that the cookie could reach).
+   */
+  async load(cookie: VerifiedCookie, pending: Pending): Promise<Session> {
+    const { storageKey } = cookie;
+    const { rolling, maxAge } = this.options;
+    const { backend, readAndTouch } = this.capabilities;
+    const touching = rolling && readAndTouch !== undefined;
+    const record = touching
+      ? await readAndTouch.readAndTouch(storageKey, maxAge)
+      : await backend.read(storageKey);
+    if (record === null) return new Session();
+    const now = Date.now();
+    const meta = metaOf(record);
+    if (!meta) this.logger.warn(messages.corruptRecord(storageKey));
+    if (!meta || isExpired(this.options, this.capabilities.nativeTouch, meta, now)) {
+      await this.discard(storageKey, record);
+      return new Session();
+    }
+    const data: Record<string, unknown> = { ...record };
+    delete data[META_KEY];
+    const session = new Session(data);
+    const owner = this.index.ownerOf(data);
+    const expiresAt = rolling ? expiryOf(this.options, meta.c, now) : meta.e;
+    setRecord(session, {
+      id: cookie.id,
+      storageKey,
+      stored: true,
+      createdAt: meta.c,
+      expiresAt,
+      owner,
+      indexedAt: meta.i ?? 0,
+    });
+    pending.refresh = owner !== undefined && this.index.stale(meta.i ?? 0, now);
+    // readAndTouch extended the record by maxAge; near absoluteTimeout that is
+    // too far, and the save step shortens it again.
+    pending.touch = rolling && (!touching || ttlUntil(expiresAt, now) < maxAge);
+    return session;
+  }
+
+  /**
+   * The cookie a loaded session gets at once: re-sent when rolling (the same
+   * `value`, when signed with the current key), re-signed when an older key
+   * signed it.
+   */
+  loadedCookie(session: Session, cookie: VerifiedCookie, value: string): CookieChange | undefined {
+    const record = recordOf(session);
+    if (!record?.stored || (!this.options.rolling && cookie.keyIndex === 0)) return undefined;
+    const maxAge = ttlUntil(record.expiresAt, Date.now());
+    return cookie.keyIndex === 0 ? { id: record.id, maxAge, value } : { id: record.id, maxAge };
+  }
+
+  /**
+   * The synchronous part of saving, safe just before headers go out: a new
+   * session with data gets its id (and cookie), an emptied stored one a
+   * clearing cookie.
+   */
+  prepare(session: Session): CookieChange | undefined {
+    if (!isModified(session)) return undefined;
+    const record = recordOf(session);
+    const empty = session.keys().length === 0;
+    if (!record && !empty) {
+      const now = Date.now();
+      const created = this.assignId(session);
+      return { id: created.id, maxAge: ttlUntil(expiryOf(this.options, now, now), now) };
+    }
+    return record?.stored && empty ? 'clear' : undefined;
+  }
+
+  /**
+   * Saves what changed (and what `pending` owes). `headersSent`: a new
+   * session's cookie could no longer be sent, so it is not stored.
+   */
+  async save(
+    session: Session,
+    pending: Pending,
+    headersSent: boolean,
+  ): Promise<CookieChange | undefined> {
+    const record = recordOf(session);
+    const now = Date.now();
+    if (!record?.stored) return this.create(session, headersSent, now);
+    const { storageKey: key } = record;
+    const modified = isModified(session);
+    if (modified && session.keys().length === 0) {
+      await this.index.end(record.owner, [key]);
+      internals.reset(session);
+      return 'clear';
+    }
+    // Without rolling the expiry is fixed at creation; with it, it slides.
+    const expiresAt = this.options.rolling
+      ? expiryOf(this.options, record.createdAt, now)
+      : record.expiresAt;
+    const ttl = ttlUntil(expiresAt, now);
+    if (!modified && !pending.refresh) {
+      if (pending.touch) {
+        // Never the data this request loaded: a logout or another request's
+        // change that completed meanwhile must not be undone.
+        await this.capabilities.backend.touch(key, ttl);
+        record.expiresAt = expiresAt;
+        pending.touch = false;
+      }
+      return undefined;
+    }
+    // A change, or metadata due for a refresh: write only what changed.
+    const owner = this.index.ownerOf(internals.data(session));
+    const reindex =
+      owner !== undefined &&
+      (owner !== record.owner || pending.refresh || this.index.stale(record.indexedAt, now));
+    if (reindex) await this.index.add(owner, key, record.createdAt);
+    const indexedAt = reindex ? now : record.indexedAt;
+    const meta = { c: record.createdAt, e: expiresAt, i: owner ? indexedAt : undefined };
+    pending.touch = false;
+    pending.refresh = false;
+    if (!(await patchOrRewrite(this.capabilities, key, deltaOf(session, meta), ttl))) {
+      // Ended by another request meanwhile (or unreadable, and removed):
+      // don't bring it back. The cookie is left alone: a dead id is
+      // harmless, and the browser may hold a newer cookie by now.
+      await this.index.remove(owner, key);
+      if (record.owner !== owner) await this.index.remove(record.owner, key);
+      internals.reset(session);
+      return undefined;
+    }
+    if (record.owner !== undefined && record.owner !== owner) {
+      await this.index.remove(record.owner, key);
+    }
+    Object.assign(record, { owner, indexedAt, expiresAt });
+    internals.saved(session);
+    return undefined;
+  }
+
+  /**
+   * Gives the session a new id, keeping its data and its first creation
+   * time. A stored session moves only if its record still exists; when it
+   * is gone, the session becomes new and empty and nothing is stored.
+   */
+  async regenerate(session: Session): Promise<CookieChange | undefined> {
+    const old = recordOf(session)?.stored ? recordOf(session) : undefined;
+    if (session.keys().length === 0) {
+      if (old) await this.index.end(old.owner, [old.storageKey]);
+      internals.reset(session);
+      return old ? 'clear' : undefined;
+    }
+    const id = newSessionId();
+    const storageKey = storageKeyOf(id);
+    const now = Date.now();
+    const createdAt = old ? old.createdAt : now;
+    const expiresAt = expiryOf(this.options, createdAt, now);
+    const ttl = ttlUntil(expiresAt, now);
+    const data = internals.data(session);
+    const owner = this.index.ownerOf(data);
+    // Indexed before it exists: a failure in between leaves a dead entry
+    // (pruned later), never a live session that "log out everywhere" misses.
+    await this.index.add(owner, storageKey, createdAt);
+    const meta: RecordMeta = { c: createdAt, e: expiresAt, i: owner ? now : undefined };
+    if (old) {
+      // What is stored moves, with this request's changes (so what other
+      // requests changed meanwhile is kept), and the user this request names
+      // (the index entry above is made from this request's copy).
+      const delta = deltaOf(session, meta, userKeyChange(this.index.userKey, data));
+      if (!(await moveOrCopy(this.capabilities, old.storageKey, storageKey, delta, ttl))) {
+        await this.index.remove(owner, storageKey);
+        await this.index.remove(old.owner, old.storageKey);
+        internals.reset(session);
+        return undefined;
+      }
+      await this.index.remove(old.owner, old.storageKey);
+    } else {
+      await this.capabilities.backend.write(storageKey, recordWith(data, meta), ttl);
+    }
+    setRecord(session, {
+      id,
+      storageKey,
+      stored: true,
+      createdAt,
+      expiresAt,
+      owner,
+      indexedAt: now,
+    });
+    internals.saved(session);
+    return { id, maxAge: ttl };
+  }
+
+  /** Deletes a stored session's record and index entry; the session becomes new and empty. */
+  async destroy(session: Session): Promise<void> {
+    const record = recordOf(session);
+    if (record?.stored) await this.index.end(record.owner, [record.storageKey]);
+    internals.reset(session);
+  }
+
+  /** A new session's first save: nothing unless it has data. */
+  private async create(
+    session: Session,
+    headersSent: boolean,
+    now: number,
+  ): Promise<CookieChange | undefined> {
+    if (!isModified(session)) return undefined;
+    if (session.keys().length === 0) {
+      internals.saved(session);
+      return undefined;
+    }
+    let record = recordOf(session);
+    if (!record) {
+      // Its cookie can no longer be sent: nobody could reach the record.
+      if (headersSent) {
+        this.logger.warn(messages.cookieTooLate());
+        internals.saved(session);
+        return undefined;
+      }
+      record = this.assignId(session);
+    }
+    const expiresAt = expiryOf(this.options, now, now);
+    const ttl = ttlUntil(expiresAt, now);
+    const data = internals.data(session);
+    const owner = this.index.ownerOf(data);
+    await this.index.add(owner, record.storageKey, now);
+    const meta = { c: now, e: expiresAt, i: owner ? now : undefined };
+    await this.capabilities.backend.write(record.storageKey, recordWith(data, meta), ttl);
+    Object.assign(record, { stored: true, createdAt: now, expiresAt, owner, indexedAt: now });
+    internals.saved(session);
+    return { id: record.id, maxAge: ttl };
+  }
+
+  private assignId(session: Session): SessionRecord {
+    const id = newSessionId();
+    const record: SessionRecord = {
+      id,
+      storageKey: storageKeyOf(id),
+      stored: false,
+      createdAt: 0,
+      expiresAt: 0,
+      owner: undefined,
+      indexedAt: 0,
+    };
+    setRecord(session, record);
+    return record;
+  }
+
+  /** Best-effort removal of an expired or unusable record, with its index entry when it names its user. */
+  private async discard(storageKey: string, record: SessionData): Promise<void> {
+    try {
+      await this.index.end(this.index.ownerOf(record), [storageKey]);
+    } catch (error) {
+      this.logger.warn(`Could not remove an expired session: ${(error as Error).message}`);
+    }
+  }
+}
