@@ -12,7 +12,12 @@ import ts from 'typescript';
 const root = resolve('.');
 const sources = [
   'backends/redis.backend.ts',
+  'backends/redis.codec.ts',
+  'backends/redis.connection.ts',
+  'backends/redis.index.ts',
+  'backends/redis.keys.ts',
   'backends/redis.loader.ts',
+  'backends/redis.scripts.ts',
   'backends/session-backend.ts',
   'session.constants.ts',
   'session.messages.ts',

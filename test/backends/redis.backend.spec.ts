@@ -461,7 +461,7 @@ async function until(check: () => boolean): Promise<void> {
  * that it never waited for a reply in between.
  */
 async function roundTripsDuring(backend: RedisBackend, action: () => Promise<unknown>) {
-  const { stream } = (backend as unknown as { client: Redis }).client;
+  const { stream } = (backend as unknown as { connection: { client: Redis } }).connection.client;
   const write = jest.spyOn(stream, 'write');
   try {
     await action();
