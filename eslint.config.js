@@ -18,4 +18,17 @@ export default tseslint.config(
     files: ['**/*.spec.ts', 'test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
+  // A promise nobody awaits loses its rejection and its ordering: in the
+  // library that is a save racing the response or an unhandled rejection in
+  // a user's app. These rules need types, so they read tsconfig.json.
+  {
+    files: ['src/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
 );

@@ -17,6 +17,14 @@ export default {
   globalSetup: '<rootDir>/test/support/global-setup.js',
   globalTeardown: '<rootDir>/test/support/global-teardown.js',
   testTimeout: 20000,
+  // `npm test -- --coverage` measures the library alone (not its tests or
+  // fixtures) and fails below these floors, a few points under what the whole
+  // suite reached when they were set (95.3 / 91.5 / 97.6 / 96.8). .ci/run
+  // passes --coverage; plain `npm test` and single-file runs skip the check.
+  collectCoverageFrom: ['<rootDir>/src/**/*.ts', '!<rootDir>/src/**/*.spec.ts'],
+  coverageThreshold: {
+    global: { statements: 92, branches: 88, functions: 94, lines: 93 },
+  },
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     {

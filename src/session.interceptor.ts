@@ -5,13 +5,8 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { catchError, concat, defer, EMPTY, from, ignoreElements, mergeMap, Observable } from 'rxjs';
+import { handlerSendsResponse } from './session.route-args.js';
 import { SessionService } from './session.service.js';
-
-// Nest's route-argument metadata (`ROUTE_ARGS_METADATA`) and the parameter
-// types of `@Res()` and `@Next()` (`RouteParamtypes`), stable across Nest 9–12.
-const ROUTE_ARGS = '__routeArguments__';
-const RESPONSE = 1;
-const NEXT = 2;
 
 /**
  * Loads the request's session before the handler and saves it after, before
@@ -54,17 +49,12 @@ export class SessionInterceptor implements NestInterceptor {
     );
   }
 
-  /** True when the handler takes `@Res()` (without passthrough) or `@Next()`. */
+  /** True when the handler sends the response itself (`@Res()`, `@Next()`). */
   private handlerWritesResponse(context: ExecutionContext): boolean {
     const handler = context.getHandler();
     let writes = this.writesResponse.get(handler);
     if (writes === undefined) {
-      const args = (Reflect.getMetadata(ROUTE_ARGS, context.getClass(), handler.name) ??
-        {}) as Record<string, { data?: { passthrough?: boolean } }>;
-      writes = Object.entries(args).some(([key, arg]) => {
-        const type = Number(key.split(':')[0]);
-        return (type === RESPONSE && !arg.data?.passthrough) || type === NEXT;
-      });
+      writes = handlerSendsResponse(context.getClass(), handler.name);
       this.writesResponse.set(handler, writes);
     }
     return writes;

@@ -73,6 +73,16 @@ class LifecycleController {
     sendJson(res, { written: 'by the handler' });
   }
 
+  @Get('passthrough')
+  passthrough(
+    @Session() session: Session,
+    @Res({ passthrough: true }) res: { header(name: string, value: string): unknown },
+  ): { ok: true } {
+    session.set('step', 'passthrough');
+    res.header('x-handler', 'passthrough');
+    return { ok: true };
+  }
+
   @Get('res-later')
   resLater(@Session() session: Session, @Res() res: RawResponse): void {
     setTimeout(() => {
@@ -160,6 +170,12 @@ describe('saving before the response is sent', () => {
       .get('/read')
       .set('Cookie', cookieFrom(res))
       .expect(200, { step: 'res' });
+  });
+
+  it('has saved the session when the response of an @Res({ passthrough: true }) handler arrives', async () => {
+    const res = await request(app.getHttpServer()).get('/passthrough').expect(200, { ok: true });
+    expect(res.headers['x-handler']).toBe('passthrough');
+    expect(storedFor(res)).toMatchObject({ step: 'passthrough' });
   });
 
   it('saves a change made by an @Res() handler after it returned, before its response goes out', async () => {
