@@ -398,9 +398,9 @@ export function describeBackendConformance(
 
         it('resolves false and writes nothing when the old record never existed', async () => {
           const [oldId, newId] = [storageKey(), storageKey()];
-          await expect(
-            backend.move!(oldId, newId, { set: { a: 1 }, unset: [] }, 60),
-          ).resolves.toBe(false);
+          await expect(backend.move!(oldId, newId, { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
+            false,
+          );
           await expect(backend.read(newId)).resolves.toBeNull();
           await expect(backend.read(oldId)).resolves.toBeNull();
         });
@@ -409,9 +409,9 @@ export function describeBackendConformance(
           const [oldId, newId] = [storageKey(), storageKey()];
           await backend.write(oldId, { a: 1 }, 60);
           await backend.destroy(oldId);
-          await expect(
-            backend.move!(oldId, newId, { set: { a: 2 }, unset: [] }, 60),
-          ).resolves.toBe(false);
+          await expect(backend.move!(oldId, newId, { set: { a: 2 }, unset: [] }, 60)).resolves.toBe(
+            false,
+          );
           await expect(backend.read(newId)).resolves.toBeNull();
           await expect(backend.read(oldId)).resolves.toBeNull();
         });
