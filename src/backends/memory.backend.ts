@@ -5,6 +5,7 @@ import {
   type SessionData,
   type SessionDelta,
 } from './session-backend.js';
+import { MemoryIndex } from './memory.index.js';
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -26,20 +27,6 @@ interface Entry {
   /** In the protected segment: used again after the request that created it. */
   kept: boolean;
 }
-
-interface IndexEntry {
-  createdAt: number;
-  /** When the entry stops counting unless it is added again (ms since the epoch). */
-  deadline: number;
-  /** When it was last added (ms since the epoch). */
-  addedAt: number;
-}
-
-/**
- * How long an entry whose record is missing is kept: the module indexes a
- * session just before writing it, so a missing record may be one on its way.
- */
-const INDEX_GRACE_MS = 10_000;
 
 /** Share of `maxSessions` evicted (or demoted) at once when a bound is passed (at least one). */
 const BATCH_SHARE = 0.05;
@@ -66,8 +53,7 @@ const PROTECTED_SHARE = 0.8;
  */
 export class MemoryBackend extends SessionBackend {
   private readonly entries = new Map<string, Entry>();
-  /** owner → (storage key → index entry) */
-  private readonly owners = new Map<string, Map<string, IndexEntry>>();
+  private readonly index = new MemoryIndex((id) => this.entries.get(id)?.expiresAt);
   private readonly maxSessions: number;
   private readonly maxProtected: number;
   private readonly batch: number;
@@ -117,7 +103,7 @@ export class MemoryBackend extends SessionBackend {
 
   async clear(): Promise<void> {
     this.entries.clear();
-    this.owners.clear();
+    this.index.clear();
     this.protectedCount = 0;
   }
 
@@ -175,49 +161,20 @@ export class MemoryBackend extends SessionBackend {
     createdAt: number,
     ttlSeconds: number,
   ): Promise<void> {
-    const now = Date.now();
-    let sessions = this.owners.get(owner);
-    if (!sessions) this.owners.set(owner, (sessions = new Map()));
-    else this.prune(sessions, now);
-    const deadline = now + ttlSeconds * 1000;
-    const existing = sessions.get(id);
-    if (existing) {
-      existing.createdAt = createdAt;
-      existing.deadline = deadline;
-      existing.addedAt = now;
-    } else {
-      sessions.set(id, { createdAt, deadline, addedAt: now });
-    }
+    this.index.add(owner, id, createdAt, ttlSeconds);
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {
-    const sessions = this.owners.get(owner);
-    if (!sessions) return;
-    sessions.delete(id);
-    if (sessions.size === 0) this.owners.delete(owner);
+    this.index.remove(owner, [id]);
   }
 
   override async indexList(owner: string): Promise<IndexedSession[]> {
-    const sessions = this.owners.get(owner);
-    if (!sessions) return [];
-    const now = Date.now();
-    this.prune(sessions, now);
-    if (sessions.size === 0) this.owners.delete(owner);
-    const list: IndexedSession[] = [];
-    for (const [id, { createdAt }] of sessions) {
-      const entry = this.entries.get(id);
-      if (entry && entry.expiresAt > now) list.push({ id, createdAt, expiresAt: entry.expiresAt });
-    }
-    return list;
+    return this.index.list(owner);
   }
 
   override async indexDestroy(owner: string, ids: readonly string[]): Promise<void> {
-    const sessions = this.owners.get(owner);
-    for (const id of ids) {
-      this.remove(id);
-      sessions?.delete(id);
-    }
-    if (sessions && sessions.size === 0) this.owners.delete(owner);
+    for (const id of ids) this.remove(id);
+    this.index.remove(owner, ids);
   }
 
   override async close(): Promise<void> {
@@ -232,23 +189,7 @@ export class MemoryBackend extends SessionBackend {
       if (entry.expiresAt <= now) this.remove(id, entry);
     }
     // The index follows: entries of sessions that ended, or past their deadline, go too.
-    for (const [owner, sessions] of this.owners) {
-      this.prune(sessions, now);
-      if (sessions.size === 0) this.owners.delete(owner);
-    }
-  }
-
-  /**
-   * Drops index entries whose deadline passed or whose session ended, but
-   * not an entry added moments ago whose record may still be on its way:
-   * dropping that one would hide a live session from "log out everywhere".
-   */
-  private prune(sessions: Map<string, IndexEntry>, now: number): void {
-    for (const [id, { deadline, addedAt }] of sessions) {
-      const entry = this.entries.get(id);
-      const ended = !entry || entry.expiresAt <= now;
-      if (deadline <= now || (ended && now - addedAt > INDEX_GRACE_MS)) sessions.delete(id);
-    }
+    this.index.sweep(now);
   }
 
   private live(id: string): Entry | undefined {
