@@ -13,8 +13,8 @@ import {
   type SessionModuleOptions,
 } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { MapBackend } from '../support/fixtures/backends.js';
 import { cookieFrom, idOf, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
+import { MapBackend } from '../support/map-backend.js';
 import { redisUrl, uniquePrefix } from '../support/redis-clients.js';
 
 /** Handlers parked on a gate until the test opens it, by name. */
