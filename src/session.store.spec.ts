@@ -62,7 +62,7 @@ describe('SessionStore', () => {
       const emptied = new Session().set('a', 1);
       emptied.delete('a');
       await expect(store.save(emptied, owes(), false)).resolves.toBeUndefined();
-      expect((backend as MapBackend).records.size).toBe(0);
+      expect((backend as MapBackend).size).toBe(0);
     });
 
     it('is written with its creation and expiry, and its cookie gets maxAge', async () => {
@@ -82,7 +82,7 @@ describe('SessionStore', () => {
     it('is not stored once the headers went out (its cookie could not be sent)', async () => {
       const { store, backend } = setup();
       await expect(store.save(new Session().set('a', 1), owes(), true)).resolves.toBeUndefined();
-      expect((backend as MapBackend).records.size).toBe(0);
+      expect((backend as MapBackend).size).toBe(0);
       expect(logger.warn).toHaveBeenCalled();
     });
   });
@@ -137,7 +137,7 @@ describe('SessionStore', () => {
       now = T0 + 60_000;
       const loaded = await reload(session);
       expect(loaded.isNew).toBe(true);
-      expect((backend as MapBackend).records.size).toBe(0);
+      expect((backend as MapBackend).size).toBe(0);
     });
 
     it('treats a record without valid metadata as missing, warns, and deletes it', async () => {
@@ -146,7 +146,7 @@ describe('SessionStore', () => {
       await backend.write(recordOf(session)!.storageKey, { user: 'mallory' }, 60);
       expect((await reload(session)).isNew).toBe(true);
       expect(logger.warn).toHaveBeenCalled();
-      expect((backend as MapBackend).records.size).toBe(0);
+      expect((backend as MapBackend).size).toBe(0);
     });
   });
 
@@ -170,7 +170,7 @@ describe('SessionStore', () => {
       await backend.destroy(recordOf(session)!.storageKey);
       await expect(store.regenerate(loaded)).resolves.toBeUndefined();
       expect(loaded.isNew).toBe(true);
-      expect((backend as MapBackend).records.size).toBe(0);
+      expect((backend as MapBackend).size).toBe(0);
     });
   });
 

@@ -1,22 +1,18 @@
 import { MemoryBackend } from '../../src/backends/memory.backend.js';
-import { describeBackendConformance } from './backend-conformance.js';
+import { describeSessionBackend } from '../../src/testing/index.js';
 
-describeBackendConformance(
+describeSessionBackend(
   'MemoryBackend',
-  async () => {
-    const backend = new MemoryBackend();
+  () => {
     const other = new MemoryBackend();
     return {
-      backend,
+      backend: new MemoryBackend(),
       foreign: {
         put: () => other.write('foreign-key', { mine: false }, 60),
         survives: async () => (await other.read('foreign-key')) !== null,
       },
-      teardown: async () => {
-        await backend.close();
-        await other.close();
-      },
+      teardown: () => other.close(),
     };
   },
-  ['readAndTouch', 'patch', 'move', 'close', 'index'],
+  { capabilities: ['readAndTouch', 'patch', 'move', 'close', 'index', 'indexDestroy'] },
 );

@@ -5,7 +5,7 @@ import { RedisBackend } from '../../src/backends/redis.backend.js';
 import type { SessionData } from '../../src/backends/session-backend.js';
 import { adminClient, redisUrl, uniquePrefix } from '../support/redis-clients.js';
 import { freePort, startRedis } from '../support/redis-server.js';
-import { storageKey } from './backend-conformance.js';
+import { storageKey } from '../../src/testing/values.js';
 
 type Server = Awaited<ReturnType<typeof startRedis>>;
 

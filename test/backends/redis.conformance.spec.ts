@@ -1,19 +1,18 @@
 import { RedisBackend } from '../../src/backends/redis.backend.js';
+import { describeSessionBackend } from '../../src/testing/index.js';
 import { adminClient, redisUrl, uniquePrefix } from '../support/redis-clients.js';
-import { describeBackendConformance } from './backend-conformance.js';
 
-describeBackendConformance(
+describeSessionBackend(
   'RedisBackend (single node)',
-  async () => {
+  () => {
     const url = redisUrl();
     const prefix = uniquePrefix('redis-conformance');
-    const backend = new RedisBackend({ url, prefix });
     const admin = adminClient(url);
     // Shares the backend's prefix as its start, so a MATCH without the final
     // separator, or an unescaped glob, would catch it.
     const foreignKey = `${prefix.slice(0, -1)}-other:foreign`;
     return {
-      backend,
+      backend: new RedisBackend({ url, prefix }),
       foreign: {
         put: async () => {
           await admin.set(foreignKey, 'keep me', 'EX', 60);
@@ -26,10 +25,11 @@ describeBackendConformance(
       stored: async (id) => (await admin.exists(prefix + id)) === 1,
       teardown: async () => {
         await admin.del(foreignKey);
-        await backend.close();
         admin.disconnect();
       },
     };
   },
-  ['readAndTouch', 'patch', 'move', 'close', 'index', 'unreadable'],
+  {
+    capabilities: ['readAndTouch', 'patch', 'move', 'close', 'index', 'indexDestroy', 'unreadable'],
+  },
 );

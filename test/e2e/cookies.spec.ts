@@ -1,8 +1,12 @@
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { Session, SessionModule, type SessionModuleOptions } from '../../src/index.js';
+import {
+  MemoryBackend,
+  Session,
+  SessionModule,
+  type SessionModuleOptions,
+} from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { CountingMemoryBackend, MapBackend } from '../support/fixtures/backends.js';
 import {
   cookieFrom,
   hmac,
@@ -14,6 +18,8 @@ import {
   signedValue,
   storageKey,
 } from '../support/fixtures/http.js';
+import { instrument, type Instrumented } from '../support/instrument.js';
+import { MapBackend } from '../support/map-backend.js';
 
 const NEW_SECRET = 'e2e-new-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const UNKNOWN_SECRET = 'e2e-unknown-secret-0123456789-abcdefghijklmnopqrstuvw';
@@ -99,8 +105,8 @@ describe('session cookie', () => {
         .set('Cookie', cookieFrom(res))
         .expect(200);
       expect(probe.body.id).toBe(id);
-      expect([...backend.map.keys()]).toEqual([storageKey(id)]);
-      expect(JSON.stringify([...backend.map])).not.toContain(id);
+      expect(backend.keys()).toEqual([storageKey(id)]);
+      expect(backend.dump()).not.toContain(id);
     });
   });
 
@@ -194,7 +200,7 @@ describe('session cookie', () => {
 
   describe('key rotation', () => {
     it('accepts a cookie signed by an older key and re-issues it signed by the first key', async () => {
-      const backend = new CountingMemoryBackend();
+      const backend = new MemoryBackend();
       const before = await boot({ secretKey: OLD_SECRET, backend });
       const login = await request(before.getHttpServer()).get('/set').expect(200);
       await before.close();
@@ -226,7 +232,7 @@ describe('session cookie', () => {
     });
 
     it('ignores a cookie signed by a key that is not in the list, without asking the backend', async () => {
-      const backend = new CountingMemoryBackend();
+      const backend = instrument(new MemoryBackend());
       const other = await boot({ secretKey: UNKNOWN_SECRET, backend });
       const login = await request(other.getHttpServer()).get('/set').expect(200);
       await other.close();
@@ -244,12 +250,12 @@ describe('session cookie', () => {
   });
 
   describe('bad cookies', () => {
-    let backend: CountingMemoryBackend;
+    let backend: Instrumented<MemoryBackend>;
     let validA: string;
     let validB: string;
 
     beforeEach(async () => {
-      backend = new CountingMemoryBackend();
+      backend = instrument(new MemoryBackend());
       app = await boot({ backend });
       validA = sessionSetCookie(await request(app.getHttpServer()).get('/set').expect(200))!.value;
       validB = sessionSetCookie(await request(app.getHttpServer()).get('/set').expect(200))!.value;
@@ -336,7 +342,7 @@ describe('session cookie', () => {
 
   describe('ids are never adopted', () => {
     it('starts a new session with a NEW id for a validly signed id that has no record', async () => {
-      const backend = new CountingMemoryBackend();
+      const backend = new MemoryBackend();
       app = await boot({ backend });
       const planted = newId();
       const cookie = `session=${signedValue(planted)}`;
@@ -367,7 +373,7 @@ describe('session cookie', () => {
     });
 
     it('does not bring back a destroyed session id', async () => {
-      const backend = new CountingMemoryBackend();
+      const backend = new MemoryBackend();
       app = await boot({ backend });
       const login = await request(app.getHttpServer()).get('/set').expect(200);
       const oldId = idOf(sessionSetCookie(login)!.value);

@@ -1,7 +1,7 @@
 // A session ended by one request stays ended, whatever a request that loaded
 // it earlier does afterwards (a rolling refresh, a save, a regenerate), on
 // every kind of backend; and a late response never clears a newer cookie.
-import { Controller, Get, Query, Req, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Injectable, Query, Req, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
 import {
@@ -13,11 +13,12 @@ import {
   type SessionModuleOptions,
 } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { MapBackend } from '../support/fixtures/backends.js';
 import { cookieFrom, idOf, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
+import { MapBackend } from '../support/map-backend.js';
 import { redisUrl, uniquePrefix } from '../support/redis-clients.js';
 
-/** Handlers parked on a gate until the test opens it, by name. */
+/** Handlers parked on a gate until the test opens it, by name (one set per app). */
+@Injectable()
 class Gates {
   private readonly waiting = new Map<string, { entered: () => void; open: Promise<void> }>();
   private readonly openers = new Map<string, () => void>();
@@ -54,11 +55,12 @@ function withTimeout<T>(promise: Promise<T>, message: string, ms = 5000): Promis
   ]).finally(() => clearTimeout(timer));
 }
 
-const gates = new Gates();
-
 @Controller()
 class EndedController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly gates: Gates,
+  ) {}
 
   @Get('login')
   async login(@Req() req: object, @Session() session: Session, @Query('user') user = 'ann') {
@@ -69,7 +71,7 @@ class EndedController {
 
   @Get('read')
   async read(@Session() session: Session, @Query('gate') gate?: string) {
-    await gates.pass(gate);
+    await this.gates.pass(gate);
     return { isNew: session.isNew, data: session.toJSON() };
   }
 
@@ -80,7 +82,7 @@ class EndedController {
     @Query('value') value: string,
     @Query('gate') gate?: string,
   ) {
-    await gates.pass(gate);
+    await this.gates.pass(gate);
     session.set(key, value);
     return { ok: true };
   }
@@ -112,7 +114,7 @@ class EndedController {
 
   @Get('regenerate')
   async regenerate(@Req() req: object, @Session() session: Session, @Query('gate') gate?: string) {
-    await gates.pass(gate);
+    await this.gates.pass(gate);
     const after = await this.sessions.regenerate(req);
     return { same: after === session, isNew: after.isNew, data: after.toJSON() };
   }
@@ -167,6 +169,7 @@ describe.each(kinds)('ended sessions stay ended on $name', (kind) => {
         }),
       ],
       controllers: [EndedController],
+      providers: [Gates],
     });
     // A real listening server: requests must be in flight at the same time.
     await app.listen(0, '127.0.0.1');
@@ -194,7 +197,7 @@ describe.each(kinds)('ended sessions stay ended on $name', (kind) => {
 
   /** Starts `slowPath` (which waits at gate `name`), runs `meanwhile`, then lets it finish. */
   async function overlap(name: string, cookie: string, slowPath: string, meanwhile: () => unknown) {
-    const gate = gates.arm(name);
+    const gate = app!.get(Gates).arm(name);
     const slow = get(`${slowPath}${slowPath.includes('?') ? '&' : '?'}gate=${name}`, cookie).then(
       (response) => response,
     );

@@ -9,7 +9,6 @@ import {
   type SessionModuleOptions,
 } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { CountingMemoryBackend, MapBackend } from '../support/fixtures/backends.js';
 import {
   cookieFrom,
   idOf,
@@ -18,6 +17,8 @@ import {
   sleep,
   storageKey,
 } from '../support/fixtures/http.js';
+import { instrument } from '../support/instrument.js';
+import { MapBackend } from '../support/map-backend.js';
 
 @Controller()
 class ExpiryController {
@@ -80,7 +81,7 @@ describe('expiry', () => {
   };
 
   it('never serves a record after maxAge, even from a store that ignores TTLs', async () => {
-    const backend = new MapBackend();
+    const backend = new MapBackend({ ignoreTtl: true });
     app = await boot({ backend, maxAge: 1 });
     const cookie = cookieFrom(await get('/login').expect(200));
     await get('/read', cookie).expect(200, { user: 'alice' });
@@ -107,7 +108,7 @@ describe('expiry', () => {
 
   describe('rolling', () => {
     it('keeps a session used within each window alive past the original maxAge, re-sending the cookie', async () => {
-      const backend = new CountingMemoryBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend, maxAge: 1, rolling: true });
       const cookie = cookieFrom(await get('/login').expect(200));
       for (let i = 0; i < 3; i += 1) {
@@ -125,7 +126,7 @@ describe('expiry', () => {
     });
 
     it('refreshes an unmodified session with touch or readAndTouch on MemoryBackend, never write', async () => {
-      const backend = new CountingMemoryBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend, maxAge: 60, rolling: true });
       const cookie = cookieFrom(await get('/login').expect(200));
       backend.resetCalls();
@@ -150,7 +151,7 @@ describe('expiry', () => {
     });
 
     it('keeps a session alive past the original maxAge on a custom backend with only the four methods', async () => {
-      const backend = new MapBackend();
+      const backend = new MapBackend({ ignoreTtl: true });
       app = await boot({ backend, maxAge: 1, rolling: true });
       const cookie = cookieFrom(await get('/login').expect(200));
       for (let i = 0; i < 3; i += 1) {
@@ -178,7 +179,7 @@ describe('expiry', () => {
     });
 
     it('ends a session at absoluteTimeout on a store that ignores TTLs', async () => {
-      const backend = new MapBackend();
+      const backend = new MapBackend({ ignoreTtl: true });
       app = await boot({ backend, maxAge: 60, rolling: true, absoluteTimeout: 1 });
       const cookie = cookieFrom(await get('/login').expect(200));
       await get('/read', cookie).expect(200, { user: 'alice' });
@@ -202,7 +203,7 @@ describe('expiry', () => {
 
   describe('fixed lifetime (no rolling)', () => {
     it('writes do not extend the session: it ends maxAge after creation', async () => {
-      const backend = new MapBackend();
+      const backend = new MapBackend({ ignoreTtl: true });
       app = await boot({ backend, maxAge: 2 });
       const res = await get('/login').expect(200);
       const cookie = cookieFrom(res);
@@ -212,7 +213,7 @@ describe('expiry', () => {
       await get('/update', cookie).expect(200);
       // The record keeps its expiry, and the store TTL is what is left of it.
       expect((backend.record(key)!.__session as { e: number }).e).toBe(expiresAt);
-      expect(backend.ttls.at(-1)).toBeLessThanOrEqual(1);
+      expect(backend.ttlOf(key)).toBeLessThanOrEqual(1);
       await sleep(1100);
       await get('/read', cookie).expect(200, { user: null });
     });
@@ -241,7 +242,7 @@ describe('expiry', () => {
     });
 
     it('regenerate gives a fresh maxAge, capped by absoluteTimeout', async () => {
-      const backend = new MapBackend();
+      const backend = new MapBackend({ ignoreTtl: true });
       app = await boot({ backend, maxAge: 2 });
       const cookie = cookieFrom(await get('/login').expect(200));
       await sleep(1100);

@@ -13,13 +13,13 @@ import {
 } from '@nestjs/common';
 import request from 'supertest';
 import {
+  MemoryBackend,
   Session,
   SessionModule,
   SessionService,
   type SessionModuleOptions,
 } from '../../src/index.js';
 import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
-import { FailingBackend, RawBackend } from '../support/fixtures/backends.js';
 import {
   cookieFrom,
   idOf,
@@ -29,8 +29,14 @@ import {
   signedValue,
   storageKey,
 } from '../support/fixtures/http.js';
+import { instrument } from '../support/instrument.js';
+import { MapBackend } from '../support/map-backend.js';
 
-let handlerRuns = 0;
+/** How many times a handler of this app ran. */
+@Injectable()
+class HandlerRuns {
+  count = 0;
+}
 
 @Injectable()
 class LoadingGuard implements CanActivate {
@@ -44,24 +50,27 @@ class LoadingGuard implements CanActivate {
 
 @Controller()
 class FailuresController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly runs: HandlerRuns,
+  ) {}
 
   @Get('login')
   login(@Session() session: Session): { ok: true } {
-    handlerRuns += 1;
+    this.runs.count += 1;
     session.set('user', 'alice');
     return { ok: true };
   }
 
   @Get('read')
   read(@Session() session: Session): unknown {
-    handlerRuns += 1;
+    this.runs.count += 1;
     return { isNew: session.isNew, data: session.toJSON() };
   }
 
   @Get('update')
   update(@Session() session: Session): { ok: true } {
-    handlerRuns += 1;
+    this.runs.count += 1;
     session.set('theme', 'dark');
     return { ok: true };
   }
@@ -75,7 +84,7 @@ class FailuresController {
   @Get('guarded')
   @UseGuards(LoadingGuard)
   guarded(): { ok: true } {
-    handlerRuns += 1;
+    this.runs.count += 1;
     return { ok: true };
   }
 
@@ -102,6 +111,7 @@ async function boot(options: Partial<SessionModuleOptions>): Promise<INestApplic
   return createApp({
     imports: [SessionModule.forRoot({ secretKey: SECRET, ...options })],
     controllers: [FailuresController],
+    providers: [HandlerRuns],
   });
 }
 
@@ -111,7 +121,6 @@ describe('failures', () => {
   let warnSpy: jest.SpiedFunction<Logger['warn']>;
 
   beforeEach(() => {
-    handlerRuns = 0;
     errorSpy = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     warnSpy = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   });
@@ -137,43 +146,42 @@ describe('failures', () => {
     ] as const)(
       'answers 503 when %s rejects, and writes nothing for that request',
       async (method, rolling) => {
-        const backend = new FailingBackend();
+        const backend = instrument(new MemoryBackend());
         app = await boot({ backend, rolling });
         const cookie = cookieFrom(await get('/login').expect(200));
-        backend.failing.add('read').add('readAndTouch');
-        for (const key of Object.keys(backend.calls) as (keyof typeof backend.calls)[])
-          backend.calls[key] = 0;
-        handlerRuns = 0;
+        backend.fail.add('read').add('readAndTouch');
+        backend.resetCalls();
+        app.get(HandlerRuns).count = 0;
 
         const res = await get('/update', cookie).expect(503);
         expect(res.body.statusCode).toBe(503);
         expect(backend.calls[method]).toBeGreaterThanOrEqual(1);
-        expect(handlerRuns).toBe(0);
+        expect(app.get(HandlerRuns).count).toBe(0);
         expect(backend.calls.write).toBe(0);
         expect(backend.calls.patch).toBe(0);
         expect(backend.calls.destroy).toBe(0);
         expect(backend.calls.touch).toBe(0);
         expect(backend.calls.move).toBe(0);
         expect(sessionSetCookie(res)).toBeUndefined();
-        backend.failing.clear();
+        backend.fail.clear();
         await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
       },
     );
 
     it('answers 503 when a guard loads the session and the backend rejects', async () => {
-      const backend = new FailingBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend });
       const cookie = cookieFrom(await get('/login').expect(200));
-      backend.failing.add('read');
-      handlerRuns = 0;
+      backend.fail.add('read');
+      app.get(HandlerRuns).count = 0;
       await get('/guarded', cookie).expect(503);
-      expect(handlerRuns).toBe(0);
+      expect(app.get(HandlerRuns).count).toBe(0);
     });
 
     it('does not call the backend, and answers 200, for a request without a cookie', async () => {
-      const backend = new FailingBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend });
-      backend.failing.add('read');
+      backend.fail.add('read');
       await get('/read').expect(200, { isNew: true, data: {} });
       expect(backend.calls.read).toBe(0);
     });
@@ -181,9 +189,9 @@ describe('failures', () => {
 
   describe('a backend that fails while saving', () => {
     it('answers 503, logs the error and sets no cookie when write rejects for a new session', async () => {
-      const backend = new FailingBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend });
-      backend.failing.add('write');
+      backend.fail.add('write');
       const res = await get('/login').expect(503);
       expect(res.body.statusCode).toBe(503);
       expect(backend.calls.write).toBeGreaterThanOrEqual(1);
@@ -193,31 +201,31 @@ describe('failures', () => {
     });
 
     it('answers 503 and logs the error when saving a loaded session rejects', async () => {
-      const backend = new FailingBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend });
       const cookie = cookieFrom(await get('/login').expect(200));
-      backend.failing.add('write').add('patch');
+      backend.fail.add('write').add('patch');
       const res = await get('/update', cookie).expect(503);
       expect(res.body.statusCode).toBe(503);
       expect(backend.calls.write + backend.calls.patch).toBeGreaterThanOrEqual(2);
       expect(logged(errorSpy)).toMatch(/store down \((write|patch)\)/);
-      backend.failing.clear();
+      backend.fail.clear();
       await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
     });
 
     it('answers 503 and logs the error when deleting an emptied session rejects', async () => {
-      const backend = new FailingBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend });
       const cookie = cookieFrom(await get('/login').expect(200));
-      backend.failing.add('destroy');
+      backend.fail.add('destroy');
       await get('/clear', cookie).expect(503);
       expect(logged(errorSpy)).toContain('store down (destroy)');
     });
 
     it('answers 503 instead of the @Res() response when saving rejects', async () => {
-      const backend = new FailingBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend });
-      backend.failing.add('write');
+      backend.fail.add('write');
       const res = await get('/res').expect(503);
       expect(res.body.statusCode).toBe(503);
       expect(sessionSetCookie(res)).toBeUndefined();
@@ -225,23 +233,23 @@ describe('failures', () => {
     });
 
     it('answers 503 when regenerate cannot store the new record', async () => {
-      const backend = new FailingBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend });
       const cookie = cookieFrom(await get('/login').expect(200));
-      backend.failing.add('write').add('move');
+      backend.fail.add('write').add('move');
       await get('/regenerate', cookie).expect(503);
       expect(logged(errorSpy)).toMatch(/store down \((write|move)\)/);
-      backend.failing.clear();
+      backend.fail.clear();
       await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
     });
 
     it('answers 503 when destroy cannot delete the record', async () => {
-      const backend = new FailingBackend();
+      const backend = instrument(new MemoryBackend());
       app = await boot({ backend });
       const cookie = cookieFrom(await get('/login').expect(200));
-      backend.failing.add('destroy');
+      backend.fail.add('destroy');
       await get('/destroy', cookie).expect(503);
-      backend.failing.clear();
+      backend.fail.clear();
       await get('/read', cookie).expect(200, { isNew: false, data: { user: 'alice' } });
     });
   });
@@ -262,22 +270,22 @@ describe('failures', () => {
     it.each(corrupt)(
       'treats %s as missing, logs a warning, removes it and never writes over it',
       async (_name, value) => {
-        const backend = new RawBackend();
+        const backend = new MapBackend();
         app = await boot({ backend });
         const id = newId();
-        backend.map.set(storageKey(id), value);
+        backend.plant(storageKey(id), value);
         const cookie = `session=${signedValue(id)}`;
 
         await get('/read', cookie).expect(200, { isNew: true, data: {} });
         expect(warnSpy).toHaveBeenCalled();
         // Nothing unusable stays reachable by its cookie.
-        expect(backend.map.has(storageKey(id))).toBe(false);
+        expect(backend.has(storageKey(id))).toBe(false);
 
         const res = await get('/update', cookie).expect(200);
         const issued = idOf(sessionSetCookie(res)!.value);
         expect(issued).not.toBe(id);
-        expect(backend.map.has(storageKey(id))).toBe(false);
-        expect(backend.map.get(storageKey(issued))).toMatchObject({ theme: 'dark' });
+        expect(backend.has(storageKey(id))).toBe(false);
+        expect(backend.record(storageKey(issued))).toMatchObject({ theme: 'dark' });
       },
     );
   });

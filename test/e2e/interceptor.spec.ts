@@ -1,16 +1,16 @@
 import type { CallHandler, ExecutionContext, INestApplication } from '@nestjs/common';
 import { lastValueFrom, of } from 'rxjs';
-import { SessionInterceptor, SessionModule } from '../../src/index.js';
+import { MemoryBackend, SessionInterceptor, SessionModule } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { CountingMemoryBackend } from '../support/fixtures/backends.js';
+import { instrument, type Instrumented } from '../support/instrument.js';
 import { SECRET } from '../support/fixtures/http.js';
 
 describe('SessionInterceptor outside HTTP', () => {
   let app: INestApplication;
-  let backend: CountingMemoryBackend;
+  let backend: Instrumented<MemoryBackend>;
 
   beforeEach(async () => {
-    backend = new CountingMemoryBackend();
+    backend = instrument(new MemoryBackend());
     app = await createApp({ imports: [SessionModule.forRoot({ secretKey: SECRET, backend })] });
   });
 

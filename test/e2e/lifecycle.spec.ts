@@ -13,28 +13,19 @@ import {
 import request from 'supertest';
 import { Session, SessionModule, SessionService, type SessionData } from '../../src/index.js';
 import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
-import { MapBackend } from '../support/fixtures/backends.js';
 import {
   cookieFrom,
   idOf,
   SECRET,
   sessionSetCookie,
-  sleep,
   storageKey,
 } from '../support/fixtures/http.js';
+import { instrument, type Instrumented } from '../support/instrument.js';
+import { MapBackend } from '../support/map-backend.js';
 
 /** A store that takes its time to write: a response sent before the write finished would show. */
-class SlowMapBackend extends MapBackend {
-  override async write(id: string, data: SessionData, ttlSeconds: number): Promise<void> {
-    await sleep(150);
-    return super.write(id, data, ttlSeconds);
-  }
-
-  override async destroy(id: string): Promise<void> {
-    await sleep(150);
-    return super.destroy(id);
-  }
-}
+const slowMapBackend = () =>
+  instrument(new MapBackend(), { slow: ['write', 'destroy'], delayMs: 150 });
 
 @Injectable()
 class RejectingGuard implements CanActivate {
@@ -111,10 +102,10 @@ class LifecycleController {
 
 describe('saving before the response is sent', () => {
   let app: INestApplication;
-  let backend: SlowMapBackend;
+  let backend: Instrumented<MapBackend>;
 
   beforeEach(async () => {
-    backend = new SlowMapBackend();
+    backend = slowMapBackend();
     app = await createApp({
       imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
       controllers: [LifecycleController],
@@ -203,8 +194,8 @@ describe('saving before the response is sent', () => {
   it('has deleted the record when the response to clear() arrives', async () => {
     const login = await request(app.getHttpServer()).get('/normal').expect(200);
     const key = storageKey(idOf(sessionSetCookie(login)!.value));
-    expect(backend.map.has(key)).toBe(true);
+    expect(backend.has(key)).toBe(true);
     await request(app.getHttpServer()).get('/clear').set('Cookie', cookieFrom(login)).expect(200);
-    expect(backend.map.has(key)).toBe(false);
+    expect(backend.has(key)).toBe(false);
   });
 });

@@ -23,7 +23,7 @@ import {
   type SessionModuleOptions,
 } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { MapBackend } from '../support/fixtures/backends.js';
+import { MapBackend } from '../support/map-backend.js';
 import { cookieFrom, hmac, idOf, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
 
 const CONFIG_SECRET = 'secret-from-config-0123456789-abcdefghijklmnopqrstuv';

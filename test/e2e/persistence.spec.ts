@@ -1,8 +1,8 @@
 import { Controller, Get, Query, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { Session, SessionModule } from '../../src/index.js';
+import { MemoryBackend, Session, SessionModule } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { CountingMemoryBackend } from '../support/fixtures/backends.js';
+import { instrument, type Instrumented } from '../support/instrument.js';
 import { cookieFrom, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
 import { depthOf, nestedArrays } from '../support/fixtures/values.js';
 
@@ -175,10 +175,10 @@ class PersistenceController {
 
 describe('persistence', () => {
   let app: INestApplication;
-  let backend: CountingMemoryBackend;
+  let backend: Instrumented<MemoryBackend>;
 
   beforeEach(async () => {
-    backend = new CountingMemoryBackend();
+    backend = instrument(new MemoryBackend());
     app = await createApp({
       imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
       controllers: [PersistenceController],

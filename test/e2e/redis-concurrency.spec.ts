@@ -1,4 +1,4 @@
-import { Controller, Get, Query, Req, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Injectable, Query, Req, type INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
@@ -16,14 +16,21 @@ import { adminClient, redisUrl, uniquePrefix } from '../support/redis-clients.js
 
 const SLOW_MS = 150;
 
-/** Lets a test wait until the slow handler has loaded its session and started waiting. */
-let slowEntered: (() => void) | undefined;
-/** Handler completions, in order, to show the requests really overlapped. */
-const finished: string[] = [];
+/** What the app's handlers tell the test. */
+@Injectable()
+class Overlap {
+  /** Lets a test wait until the slow handler has loaded its session and started waiting. */
+  slowEntered: (() => void) | undefined;
+  /** Handler completions, in order, to show the requests really overlapped. */
+  readonly finished: string[] = [];
+}
 
 @Controller()
 class OverlapController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly overlap: Overlap,
+  ) {}
 
   @Get('set')
   async set(
@@ -33,11 +40,11 @@ class OverlapController {
     @Query('slow') slow?: string,
   ): Promise<{ ok: true }> {
     if (slow) {
-      slowEntered?.();
+      this.overlap.slowEntered?.();
       await sleep(SLOW_MS);
     }
     session.set(key, value);
-    finished.push(`set ${key}`);
+    this.overlap.finished.push(`set ${key}`);
     return { ok: true };
   }
 
@@ -48,10 +55,10 @@ class OverlapController {
     @Query('slow') slow?: string,
   ): Promise<{ deleted: boolean }> {
     if (slow) {
-      slowEntered?.();
+      this.overlap.slowEntered?.();
       await sleep(SLOW_MS);
     }
-    finished.push(`delete ${key}`);
+    this.overlap.finished.push(`delete ${key}`);
     return { deleted: session.delete(key) };
   }
 
@@ -63,7 +70,7 @@ class OverlapController {
   @Get('logout')
   async logout(@Req() req: object): Promise<{ ok: true }> {
     await this.sessions.destroy(req);
-    finished.push('logout');
+    this.overlap.finished.push('logout');
     return { ok: true };
   }
 }
@@ -74,6 +81,7 @@ describe('overlapping requests of one session on RedisBackend', () => {
   let backend: RedisBackend;
   let app: INestApplication;
   let url: string;
+  let state: Overlap;
 
   beforeAll(async () => {
     admin = adminClient(redisUrl());
@@ -81,11 +89,13 @@ describe('overlapping requests of one session on RedisBackend', () => {
     app = await createApp({
       imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
       controllers: [OverlapController],
+      providers: [Overlap],
     });
     // A real listening server: supertest's own listen-per-request does not
     // suit requests that are in flight at the same time.
     await app.listen(0, '127.0.0.1');
     url = await app.getUrl();
+    state = app.get(Overlap);
   });
 
   afterAll(async () => {
@@ -108,8 +118,8 @@ describe('overlapping requests of one session on RedisBackend', () => {
    * and once its handler is running sends `fastPath`, which completes first.
    */
   async function overlap(cookie: string, slowPath: string, fastPath: string) {
-    const entered = new Promise<void>((resolve) => (slowEntered = resolve));
-    finished.length = 0;
+    const entered = new Promise<void>((resolve) => (state.slowEntered = resolve));
+    state.finished.length = 0;
     const slow = request(url)
       .get(slowPath)
       .set('Cookie', cookie)
@@ -124,7 +134,7 @@ describe('overlapping requests of one session on RedisBackend', () => {
     ]).finally(() => clearTimeout(timer));
     const fast = await request(url).get(fastPath).set('Cookie', cookie).timeout(5000);
     const slowResponse = await slow;
-    slowEntered = undefined;
+    state.slowEntered = undefined;
     return { fast, slow: slowResponse };
   }
 
@@ -140,7 +150,7 @@ describe('overlapping requests of one session on RedisBackend', () => {
     const { fast, slow } = await overlap(cookie, '/set?key=a&value=A&slow=1', '/set?key=b&value=B');
     expect(fast.status).toBe(200);
     expect(slow.status).toBe(200);
-    expect(finished).toEqual(['set b', 'set a']);
+    expect(state.finished).toEqual(['set b', 'set a']);
 
     expect(await read(cookie)).toEqual({
       isNew: false,
@@ -155,7 +165,7 @@ describe('overlapping requests of one session on RedisBackend', () => {
     const { fast, slow } = await overlap(cookie, '/set?key=a&value=A&slow=1', '/delete?key=x');
     expect(fast.body).toEqual({ deleted: true });
     expect(slow.status).toBe(200);
-    expect(finished).toEqual(['delete x', 'set a']);
+    expect(state.finished).toEqual(['delete x', 'set a']);
 
     const { data } = await read(cookie);
     expect(data).toEqual({ user: 'alice', a: 'A' });
@@ -166,7 +176,7 @@ describe('overlapping requests of one session on RedisBackend', () => {
     const { fast, slow } = await overlap(cookie, '/delete?key=x&slow=1', '/set?key=b&value=B');
     expect(fast.status).toBe(200);
     expect(slow.body).toEqual({ deleted: true });
-    expect(finished).toEqual(['set b', 'delete x']);
+    expect(state.finished).toEqual(['set b', 'delete x']);
 
     const { data } = await read(cookie);
     expect(data).toEqual({ user: 'alice', b: 'B' });
@@ -176,7 +186,7 @@ describe('overlapping requests of one session on RedisBackend', () => {
     const { cookie, key } = await login();
     const { fast, slow } = await overlap(cookie, '/set?key=a&value=A&slow=1', '/logout');
     expect(fast.status).toBe(200);
-    expect(finished).toEqual(['logout', 'set a']);
+    expect(state.finished).toEqual(['logout', 'set a']);
     // The slow request still gets its answer, and no live cookie with it.
     expect(slow.status).toBe(200);
     expect(slow.body).toEqual({ ok: true });

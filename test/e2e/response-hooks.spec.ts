@@ -11,7 +11,12 @@ import {
 } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import request from 'supertest';
-import { Session, SessionModule, type SessionModuleOptions } from '../../src/index.js';
+import {
+  MemoryBackend,
+  Session,
+  SessionModule,
+  type SessionModuleOptions,
+} from '../../src/index.js';
 import {
   createApp,
   createFastifyApp,
@@ -19,7 +24,6 @@ import {
   sendJson,
   type RawResponse,
 } from '../support/fixtures/app.js';
-import { FailingBackend, SlowMemoryBackend } from '../support/fixtures/backends.js';
 import {
   cookieFrom,
   SECRET,
@@ -27,6 +31,7 @@ import {
   setCookies,
   sleep,
 } from '../support/fixtures/http.js';
+import { instrument, type Instrumented } from '../support/instrument.js';
 
 /** Errors the responses emitted (ERR_STREAM_WRITE_AFTER_END is one), recorded by `watchErrors`. */
 const responseErrors: Error[] = [];
@@ -132,10 +137,13 @@ describe('response hooks', () => {
   const logged = () => errorSpy.mock.calls.map((args) => args.map(String).join(' ')).join('\n');
 
   describe('a timeout that answers while the session is being saved', () => {
-    let backend: SlowMemoryBackend;
+    /** A MemoryBackend whose writes (write, patch, move) take `delayMs` to land, quick at first. */
+    const slowMemoryBackend = () =>
+      instrument(new MemoryBackend(), { slow: ['write', 'patch', 'move'], delayMs: 0 });
+    let backend: Instrumented<MemoryBackend>;
 
     async function boot(options: Partial<SessionModuleOptions> = {}): Promise<void> {
-      backend = new SlowMemoryBackend(0);
+      backend = slowMemoryBackend();
       app = await createApp({
         imports: [SessionModule.forRoot({ secretKey: SECRET, backend, ...options }), TimeoutModule],
       });
@@ -189,7 +197,7 @@ describe('response hooks', () => {
 
     if (platform() === 'fastify') {
       it("answers 503 and keeps serving when Fastify's handlerTimeout fires during the save", async () => {
-        backend = new SlowMemoryBackend(0);
+        backend = slowMemoryBackend();
         app = await createFastifyApp(
           {
             imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
@@ -209,10 +217,10 @@ describe('response hooks', () => {
   });
 
   describe('the 503 written when saving fails', () => {
-    let backend: FailingBackend;
+    let backend: Instrumented<MemoryBackend>;
 
     async function boot(options: Partial<SessionModuleOptions> = {}): Promise<void> {
-      backend = new FailingBackend();
+      backend = instrument(new MemoryBackend());
       app = await createApp({
         imports: [SessionModule.forRoot({ secretKey: SECRET, backend, ...options }), HeadersModule],
       });
@@ -235,7 +243,7 @@ describe('response hooks', () => {
     ])('keeps the headers middleware set: %s', async (_name, path, withCookie) => {
       await boot();
       const cookie = withCookie ? cookieFrom(await get('/login').expect(200)) : undefined;
-      backend.failing.add('write').add('patch');
+      backend.fail.add('write').add('patch');
       const res = await get(path, cookie).expect(503);
       expectKeptHeaders(res);
       expect(sessionSetCookie(res)).toBeUndefined();
@@ -244,7 +252,7 @@ describe('response hooks', () => {
     it("drops the @Res() handler's body headers and the session cookie, and keeps the other cookies", async () => {
       await boot({ rolling: true });
       const cookie = cookieFrom(await get('/login').expect(200));
-      backend.failing.add('write').add('patch');
+      backend.fail.add('write').add('patch');
       const res = await get('/res', cookie).expect(503);
       expectKeptHeaders(res);
       expect(res.headers.etag).toBeUndefined();

@@ -10,9 +10,9 @@ import {
   type NestModule,
 } from '@nestjs/common';
 import request from 'supertest';
-import { Session, SessionModule, SessionService } from '../../src/index.js';
+import { MemoryBackend, Session, SessionModule, SessionService } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { CountingMemoryBackend, MapBackend } from '../support/fixtures/backends.js';
+import { MapBackend } from '../support/map-backend.js';
 import {
   cookieFrom,
   idOf,
@@ -96,7 +96,7 @@ class VisitsMiddleware implements NestMiddleware {
   }
 }
 
-function appModule(backend: CountingMemoryBackend | MapBackend) {
+function appModule(backend: MemoryBackend | MapBackend) {
   @Module({
     imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
     controllers: [ServiceController],
@@ -111,11 +111,11 @@ function appModule(backend: CountingMemoryBackend | MapBackend) {
 }
 
 describe.each([
-  ['MemoryBackend', () => new CountingMemoryBackend()],
+  ['MemoryBackend', () => new MemoryBackend()],
   ['a four-method custom backend', () => new MapBackend()],
 ])('SessionService on %s', (_name, makeBackend) => {
   let app: INestApplication;
-  let backend: CountingMemoryBackend | MapBackend;
+  let backend: MemoryBackend | MapBackend;
 
   beforeEach(async () => {
     backend = makeBackend();

@@ -9,9 +9,9 @@ import {
   type INestApplication,
 } from '@nestjs/common';
 import request from 'supertest';
-import { Session, SessionModule, SessionService } from '../../src/index.js';
+import { MemoryBackend, Session, SessionModule, SessionService } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
-import { CountingMemoryBackend } from '../support/fixtures/backends.js';
+import { instrument, type Instrumented } from '../support/instrument.js';
 import { cookieFrom, SECRET } from '../support/fixtures/http.js';
 
 const seen: { guard?: unknown; handler?: unknown; requestSession?: unknown } = {};
@@ -80,10 +80,10 @@ class BasicsController {
 
 describe('session basics', () => {
   let app: INestApplication;
-  let backend: CountingMemoryBackend;
+  let backend: Instrumented<MemoryBackend>;
 
   beforeEach(async () => {
-    backend = new CountingMemoryBackend();
+    backend = instrument(new MemoryBackend());
     app = await createApp({
       imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
       controllers: [BasicsController],

@@ -13,7 +13,6 @@ import { Observable, of } from 'rxjs';
 import request from 'supertest';
 import { Session, SessionModule, type SessionData } from '../../src/index.js';
 import { createApp, platform } from '../support/fixtures/app.js';
-import { MapBackend } from '../support/fixtures/backends.js';
 import {
   asText,
   cookieFrom,
@@ -24,14 +23,11 @@ import {
   sleep,
   storageKey,
 } from '../support/fixtures/http.js';
+import { instrument, type Instrumented } from '../support/instrument.js';
+import { MapBackend } from '../support/map-backend.js';
 
 /** A store that takes its time to write: a response that ended before the write landed would show. */
-class SlowMapBackend extends MapBackend {
-  override async write(id: string, data: SessionData, ttlSeconds: number): Promise<void> {
-    await sleep(100);
-    return super.write(id, data, ttlSeconds);
-  }
-}
+const slowMapBackend = () => instrument(new MapBackend(), { slow: ['write'], delayMs: 100 });
 
 /** What `@Res()` hands a handler: Express's response, or Fastify's reply. */
 interface Reply {
@@ -151,10 +147,10 @@ const kinds: [string, string][] = [
 
 describe('streamed and directly written responses', () => {
   let app: INestApplication;
-  let backend: SlowMapBackend;
+  let backend: Instrumented<MapBackend>;
 
   beforeEach(async () => {
-    backend = new SlowMapBackend();
+    backend = slowMapBackend();
     app = await createApp({
       imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
       controllers: [StreamingController],

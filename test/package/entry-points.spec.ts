@@ -1,6 +1,7 @@
-// The package's promise about its optional dependency: importing the root
-// entry never loads ioredis and its declarations never mention it, in both
-// builds; the Redis entry loads it.
+// The package's promises about its entry points, in both builds: importing
+// the root entry never loads ioredis (nor the test kit) and its declarations
+// never mention it; the Redis entry loads it; the test kit loads without a
+// test runner's types, and says where it must be called from.
 import { spawnSync } from 'node:child_process';
 import {
   mkdtempSync,
@@ -11,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -45,6 +46,33 @@ function loadsIoredis(entry: string, format: 'esm' | 'cjs'): boolean {
   return result.stdout.trim() === 'true';
 }
 
+/** Every file the built `entry` imports, directly or not (relative imports only, followed). */
+function moduleGraph(entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const [, specifier] of text.matchAll(
+      /(?:from |import\(|require\()['"](\.{1,2}\/[^'"]+)['"]/g,
+    )) {
+      visit(resolve(dirname(file), specifier));
+    }
+  };
+  visit(entry);
+  return [...seen];
+}
+
+/** Runs `script` with Node in the build folder (no test runner around it); its output. */
+function run(script: string, format: 'esm' | 'cjs'): { status: number | null; output: string } {
+  const result = spawnSync(
+    process.execPath,
+    format === 'esm' ? ['--input-type=module', '-e', script] : ['-e', script],
+    { cwd: dir, encoding: 'utf8' },
+  );
+  return { status: result.status, output: result.stdout + result.stderr };
+}
+
 function declarations(folder: string): string[] {
   return readdirSync(folder, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.d.ts'))
@@ -66,6 +94,50 @@ describe.each(['esm', 'cjs'] as const)('the %s build', (format) => {
   it('does not load ioredis when the root entry is imported', () => {
     expect(loadsIoredis(join(dir, format, 'index.js'), format)).toBe(false);
     expect(loadsIoredis(join(dir, format, 'backends/memory.backend.js'), format)).toBe(false);
+    expect(loadsIoredis(join(dir, format, 'testing/index.js'), format)).toBe(false);
+  });
+
+  it('does not load the test kit from the root entry', () => {
+    const graph = moduleGraph(join(dir, format, 'index.js'));
+    expect(graph.length).toBeGreaterThan(5);
+    expect(graph.filter((file) => /[\\/]testing[\\/]/.test(file))).toEqual([]);
+  });
+
+  it('has every file the exports map and typesVersions name', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    const paths: string[] = JSON.stringify([manifest.exports, manifest.typesVersions])
+      .match(/\.\/dist\/[^"]+/g)!
+      .filter((path: string) => path.startsWith(`./dist/${format}/`));
+    expect(paths.length).toBeGreaterThanOrEqual(8);
+    const missing = paths.filter((path) => {
+      try {
+        readFileSync(join(dir, path.slice(`./dist/`.length)));
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(missing).toEqual([]);
+  });
+
+  it('loads the test kit without a test runner, which says where to call it from', () => {
+    const entry = JSON.stringify(join(dir, format, 'testing/index.js'));
+    const call = `describeSessionBackend('Mine', () => ({ backend: {} }))`;
+    const script =
+      format === 'esm'
+        ? `const { describeSessionBackend } = await import(${entry}); ${call};`
+        : `const { describeSessionBackend } = require(${entry}); ${call};`;
+    const { status, output } = run(script, format);
+    expect(status).not.toBe(0);
+    expect(output).toContain('describeSessionBackend must be called from a test file run by Jest');
+  });
+
+  it('declares the test kit without any test runner types', () => {
+    const kit = declarations(join(dir, format, 'testing'));
+    expect(kit.map((file) => relative(join(dir, format), file))).toContain('testing/index.d.ts');
+    const runnerTypes =
+      /['"](jest|@jest\/[^'"]*|@types\/jest|vitest)['"]|reference types=|\bjest\./;
+    expect(kit.filter((file) => runnerTypes.test(readFileSync(file, 'utf8')))).toEqual([]);
   });
 
   it('loads ioredis for the Redis entry', () => {
@@ -80,3 +152,18 @@ describe.each(['esm', 'cjs'] as const)('the %s build', (format) => {
     expect(leaking).toEqual(['backends/redis.backend.d.ts']);
   });
 });
+
+it('type-checks a call to the test kit against either build, without test runner types', () => {
+  const consumer = join(dir, 'consumer.ts');
+  const lines = (['esm', 'cjs'] as const).flatMap((format) => [
+    `import * as ${format}Memory from './${format}/backends/memory.backend.js';`,
+    `import * as ${format}Kit from './${format}/testing/index.js';`,
+    `const ${format}Target: ${format}Kit.SessionBackendTarget = { backend: new ${format}Memory.MemoryBackend() };`,
+    `${format}Kit.describeSessionBackend('M', async () => ${format}Target, { capabilities: ['patch', 'index'] });`,
+    `${format}Kit.describeSessionBackend('M', () => new ${format}Memory.MemoryBackend());`,
+  ]);
+  writeFileSync(consumer, lines.join('\n') + '\n');
+  const args = ['--noEmit', '--strict', '--types', 'node', '--module', 'nodenext', consumer];
+  const result = spawnSync(process.execPath, [tsc, ...args], { cwd: dir, encoding: 'utf8' });
+  expect(result.stdout + result.stderr).toBe('');
+}, 60_000);
