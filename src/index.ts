@@ -15,6 +15,10 @@ export {
   MemoryBackend,
   SessionBackend,
   type MemoryBackendOptions,
+  type MoveCapability,
+  type PatchCapability,
+  type ReadAndTouchCapability,
   type SessionData,
   type SessionDelta,
+  type UserIndexCapability,
 } from './backends/index.js';

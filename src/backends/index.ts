@@ -5,3 +5,9 @@ export {
   type SessionDelta,
 } from './session-backend.js';
 export { MemoryBackend, type MemoryBackendOptions } from './memory.backend.js';
+export type {
+  MoveCapability,
+  PatchCapability,
+  ReadAndTouchCapability,
+  UserIndexCapability,
+} from './backend-capabilities.js';
