@@ -7,9 +7,6 @@ export const SESSION_OPTIONS = Symbol('SESSION_OPTIONS');
 /** @internal Key under which the module keeps its own bookkeeping in a stored record. */
 export const META_KEY = '__session';
 
-/** @internal Where a request's session (and its loading promise) is cached. */
-export const REQUEST_STATE = Symbol('pselfastapise-async.state');
-
 /** @internal Bytes of entropy in a session id (256 bits). */
 export const ID_BYTES = 32;
 

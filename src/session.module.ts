@@ -49,13 +49,11 @@ import { SessionService } from './session.service.js';
       useFactory: (options: ResolvedSessionOptions) => options.backend,
       inject: [SESSION_OPTIONS],
     },
-    // The abstract class is a token too: `constructor(private backend: SessionBackend)`.
-    { provide: SessionBackend, useExisting: SESSION_BACKEND },
     SessionService,
     SessionInterceptor,
     { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
   ],
-  exports: [SESSION_OPTIONS, SESSION_BACKEND, SessionBackend, SessionService, SessionInterceptor],
+  exports: [SESSION_OPTIONS, SESSION_BACKEND, SessionService, SessionInterceptor],
 })
 export class SessionModule
   extends SessionConfigurableModule
@@ -70,11 +68,22 @@ export class SessionModule
   }
 
   static override forRoot(options: typeof SESSION_OPTIONS_TYPE): DynamicModule {
-    return super.forRoot(options);
+    return withBackendClassToken(super.forRoot(options));
   }
 
+  /**
+   * Like `forRoot`. The `SessionBackend` class is a token for the backend
+   * only when the options come from `useFactory` without injecting that same
+   * class: an app whose own provider is `SessionBackend` (injected into the
+   * factory to build the options) would otherwise get this module's alias,
+   * which depends on the options it is building.
+   */
   static override forRootAsync(options: typeof SESSION_ASYNC_OPTIONS_TYPE): DynamicModule {
-    return super.forRootAsync(options);
+    const dynamic = super.forRootAsync(options);
+    const injects = (options.inject ?? []) as unknown[];
+    return options.useFactory && !injects.includes(SessionBackend)
+      ? withBackendClassToken(dynamic)
+      : dynamic;
   }
 
   /** On Fastify, links requests to their replies and saves before every reply is sent. */
@@ -93,4 +102,16 @@ export class SessionModule
   async onApplicationShutdown(): Promise<void> {
     await this.options.backend.close?.();
   }
+}
+
+/** Makes the abstract `SessionBackend` class a token too: `constructor(private backend: SessionBackend)`. */
+function withBackendClassToken(dynamic: DynamicModule): DynamicModule {
+  return {
+    ...dynamic,
+    providers: [
+      ...(dynamic.providers ?? []),
+      { provide: SessionBackend, useExisting: SESSION_BACKEND },
+    ],
+    exports: [...(dynamic.exports ?? []), SessionBackend],
+  };
 }

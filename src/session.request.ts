@@ -106,10 +106,10 @@ export class RequestSessions {
     response.setCookie(this.options.cookieName, serializeCookie(this.options, value, maxAge));
   }
 
-  /** True when the request carries a session cookie (valid or not). */
+  /** True when the request carries a session cookie with a value (valid or not). */
   hasCookie(request: object): boolean {
     const header = cookieHeaderOf(request as SessionRequest);
-    return readCookie(header, this.options.cookieName) !== undefined;
+    return Boolean(readCookie(header, this.options.cookieName));
   }
 
   /** Nothing more to save for this session (it was regenerated, destroyed, or reset). */

@@ -165,9 +165,10 @@ export class SessionStore {
     if (reindex) await this.index.add(owner, key, record.createdAt);
     const indexedAt = reindex ? now : record.indexedAt;
     const meta = { c: record.createdAt, e: expiresAt, i: owner ? indexedAt : undefined };
+    const applied = await patchOrRewrite(this.capabilities, key, deltaOf(session, meta), ttl);
     pending.touch = false;
     pending.refresh = false;
-    if (!(await patchOrRewrite(this.capabilities, key, deltaOf(session, meta), ttl))) {
+    if (!applied) {
       // Ended by another request meanwhile (or unreadable, and removed):
       // don't bring it back. The cookie is left alone: a dead id is
       // harmless, and the browser may hold a newer cookie by now.

@@ -2,7 +2,7 @@ import { META_KEY } from '../session.constants.js';
 import {
   applyDelta,
   type IndexedSession,
-  type SessionBackend,
+  SessionBackend,
   type SessionData,
   type SessionDelta,
 } from './session-backend.js';
@@ -56,13 +56,14 @@ export function hasUserIndex(
 
 /**
  * True when the backend's `touch` is its own rather than the default (which
- * re-reads and rewrites the record). Found by where `touch` is defined, so a
- * backend built against another copy of this package counts the same.
+ * re-reads and rewrites the record). The default is recognised by identity,
+ * or by its source text when the backend extends another copy of this
+ * package (a CommonJS and an ES module build loaded side by side).
  */
 export function hasNativeTouch(backend: SessionBackend): boolean {
-  let proto: object | null = Object.getPrototypeOf(backend) as object | null;
-  while (proto && !Object.hasOwn(proto, 'touch')) proto = Object.getPrototypeOf(proto) as object;
-  return (proto?.constructor as { name?: string } | undefined)?.name !== 'SessionBackend';
+  const touch: unknown = backend.touch;
+  const fallback = SessionBackend.prototype.touch;
+  return touch !== fallback && String(touch) !== String(fallback);
 }
 
 /**

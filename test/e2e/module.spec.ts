@@ -107,6 +107,27 @@ describe('SessionModule', () => {
       expect(backend.size).toBe(1);
     });
 
+    it('builds the options from an app provider registered under the SessionBackend class', async () => {
+      const backend = new MapBackend();
+      @Module({
+        providers: [{ provide: SessionBackend, useValue: backend }],
+        exports: [SessionBackend],
+      })
+      class BackendModule {}
+      app = await createApp({
+        imports: [
+          SessionModule.forRootAsync({
+            imports: [BackendModule],
+            inject: [SessionBackend],
+            useFactory: (injected: SessionBackend) => ({ secretKey: SECRET, backend: injected }),
+          }),
+        ],
+        controllers: [CounterController],
+      });
+      expect(app.get(SESSION_BACKEND)).toBe(backend);
+      await counts(app);
+    });
+
     it('injects the same backend through the SessionBackend class as a token', async () => {
       const backend = new MapBackend();
       @Injectable()
