@@ -3,7 +3,7 @@ import type { Pool, PoolConfig } from 'pg';
 import { messages } from '../session.messages.js';
 import { decode, deltaParams, encode } from './postgres.codec.js';
 import { PostgresConnection } from './postgres.connection.js';
-import { PostgresSql, PRUNE_BATCH } from './postgres.sql.js';
+import { PostgresSql, PRUNE_BATCH, type Statement } from './postgres.sql.js';
 import {
   SessionBackend,
   type IndexedSession,
@@ -64,9 +64,6 @@ const DEFAULT_TABLE = 'session';
 const DEFAULT_SCHEMA = 'public';
 const DEFAULT_PRUNE_INTERVAL = 900;
 
-/** Statement names, as each query is one of them. */
-type Statement = Exclude<keyof PostgresSql, 'sessions' | 'entries' | 'schemaSql' | 'createSql'>;
-
 /**
  * Sessions in PostgreSQL through pg (node-postgres), in the database the
  * application already runs. One row per session (the storage key, the data
@@ -93,6 +90,7 @@ type Statement = Exclude<keyof PostgresSql, 'sessions' | 'entries' | 'schemaSql'
 export class PostgresBackend extends SessionBackend {
   private readonly logger = new Logger(PostgresBackend.name);
   private readonly sql: PostgresSql;
+  private readonly statements: Readonly<Record<Statement, string>>;
   private readonly connection: PostgresConnection;
   private readonly createTable: boolean;
   private schemaReady: Promise<void> | undefined;
@@ -103,6 +101,7 @@ export class PostgresBackend extends SessionBackend {
     super();
     // Names and numbers are checked first, so a bad option never leaves a pool open.
     this.sql = new PostgresSql(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
+    this.statements = this.sql.statements();
     const { createTable = true, pruneIntervalSeconds = DEFAULT_PRUNE_INTERVAL } = options;
     if (typeof createTable !== 'boolean') {
       throw new TypeError(messages.postgresOption('createTable', 'a boolean', createTable));
@@ -274,7 +273,7 @@ export class PostgresBackend extends SessionBackend {
   ): Promise<R[]> {
     if (this.createTable) await this.ensureTables();
     try {
-      return await this.connection.query<R>(this.sql[statement], values);
+      return await this.connection.query<R>(this.statements[statement], values);
     } catch (error) {
       // 42P01: undefined_table.
       if ((error as { code?: string }).code === '42P01') {

@@ -7,6 +7,27 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_SCHEMA = 63;
 const MAX_TABLE = 39;
 
+/** @internal The statements of a PostgresBackend, one round trip each. */
+export const STATEMENTS = [
+  'read',
+  'readAndTouch',
+  'write',
+  'touch',
+  'destroy',
+  'removeUnreadable',
+  'patch',
+  'move',
+  'clear',
+  'indexAdd',
+  'indexRemove',
+  'indexList',
+  'indexDestroy',
+  'prune',
+] as const;
+
+/** @internal */
+export type Statement = (typeof STATEMENTS)[number];
+
 /** Most rows one prune statement deletes, so each stays well within `statementTimeout`. */
 export const PRUNE_BATCH = 1000;
 
@@ -76,6 +97,18 @@ export class PostgresSql {
     this.table = checkIdentifier('table', table, MAX_TABLE);
     this.sessions = `${quote(this.schema)}.${quote(this.table)}`;
     this.entries = `${quote(this.schema)}.${quote(`${this.table}_user_index`)}`;
+  }
+
+  /** Every statement's text, built once (the backend keeps this). */
+  statements(): Readonly<Record<Statement, string>> {
+    return Object.freeze(
+      Object.fromEntries(STATEMENTS.map((name) => [name, this[name]])) as Record<Statement, string>,
+    );
+  }
+
+  /** The advisory lock that pruning takes on this table (a signed 64-bit key). */
+  get pruneLockKey(): string {
+    return lockKey('prune', this.sessions);
   }
 
   /** The CREATE statements of both tables and their indexes, each IF NOT EXISTS. */
@@ -230,8 +263,7 @@ export class PostgresSql {
    */
   get prune(): string {
     const { sessions, entries } = this;
-    const key = lockKey('prune', this.sessions);
-    return `WITH lock AS (SELECT pg_try_advisory_xact_lock(${key}) AS held),
+    return `WITH lock AS (SELECT pg_try_advisory_xact_lock(${this.pruneLockKey}) AS held),
     sessions AS (
       DELETE FROM ${sessions} WHERE id IN (
         SELECT id FROM ${sessions} WHERE expires_at <= now() AND (SELECT held FROM lock)
