@@ -153,6 +153,32 @@ describe('PostgresBackend', () => {
     });
   });
 
+  describe('createTable with tables a migration made', () => {
+    it('works for a role that may not create anything, without trying to', async () => {
+      const role = uniqueSchema('role');
+      const own = uniqueSchema('postgres-role');
+      await admin.query(PostgresBackend.schemaSql({ schema: own }));
+      await admin.query(`CREATE ROLE ${role} LOGIN`);
+      try {
+        await admin.query(`GRANT USAGE ON SCHEMA ${own} TO ${role}`);
+        await admin.query(
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${own} TO ${role}`,
+        );
+        const url = new URL(databaseUrl());
+        url.username = role;
+        url.password = '';
+        const limited = make({ connectionString: url.toString(), schema: own });
+        const id = storageKey();
+        await limited.write(id, { a: 1 }, 60);
+        await expect(limited.read(id)).resolves.toEqual({ a: 1 });
+        await limited.close();
+      } finally {
+        await dropSchema(admin, own);
+        await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      }
+    });
+  });
+
   describe('storage format', () => {
     it('stores one row per session: members [position, JSON text] in jsonb, and expires_at', async () => {
       const id = storageKey();
