@@ -5,7 +5,13 @@ import pg from 'pg';
 import { PostgresBackend } from '../../src/backends/postgres.backend.js';
 import { PostgresSql } from '../../src/backends/postgres.sql.js';
 import { storageKey } from '../../src/testing/values.js';
-import { adminPool, databaseUrl, dropSchema, uniqueSchema } from '../support/postgres.js';
+import {
+  adminPool,
+  databaseUrl,
+  dropSchema,
+  POSTGRES_HELP,
+  uniqueSchema,
+} from '../support/postgres.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const owner = () => storageKey();
@@ -528,6 +534,13 @@ describe('PostgresBackend', () => {
       }
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0][0])).toContain('PostgreSQL connection error');
+    });
+
+    it('(the test helper) fails saying how to get PostgreSQL when none answers', async () => {
+      const url = new URL(databaseUrl());
+      url.hostname = '127.0.0.1';
+      url.port = String(await closedPort());
+      await expect(adminPool(url.toString())).rejects.toThrow(POSTGRES_HELP);
     });
 
     it('creates the tables on the next call when the first attempt failed', async () => {
