@@ -83,6 +83,26 @@ describe('PostgresBackend', () => {
       );
     });
 
+    it('connects with host, port, user, password and database as well as a URL', async () => {
+      const url = new URL(databaseUrl());
+      const fields = make({
+        connectionString: undefined,
+        host: url.hostname,
+        port: Number(url.port || 5432),
+        user: decodeURIComponent(url.username),
+        password: decodeURIComponent(url.password),
+        database: url.pathname.slice(1),
+      });
+      const id = storageKey();
+      await fields.write(id, { a: 1 }, 60);
+      await expect(backend.read(id)).resolves.toEqual({ a: 1 });
+    });
+
+    it('rejects a TTL that is not a finite number', async () => {
+      await expect(backend.write(storageKey(), {}, Number.NaN)).rejects.toThrow('`ttlSeconds`');
+      await expect(backend.touch(storageKey(), Infinity)).rejects.toThrow('`ttlSeconds`');
+    });
+
     it('accepts names of letters, digits and underscores, case kept (quoted)', async () => {
       const mixed = make({ table: 'My_Sessions2' });
       const id = storageKey();
@@ -456,6 +476,21 @@ describe('PostgresBackend', () => {
       await expiredRows(other, 2);
       await sleep(300);
       await expect(prunedRows()).resolves.toBe(2);
+    });
+
+    it('logs a failed background prune and tries again at the next interval', async () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      const down = make({
+        connectionString: `postgres://postgres@127.0.0.1:${await closedPort()}/test`,
+        pruneIntervalSeconds: 0.05,
+      });
+      const failed = () =>
+        warn.mock.calls.filter(([text]) =>
+          String(text).startsWith('Pruning expired sessions failed'),
+        );
+      for (let waited = 0; failed().length < 2 && waited < 5000; waited += 50) await sleep(50);
+      expect(failed().length).toBeGreaterThanOrEqual(2);
+      await down.close();
     });
 
     it('with pruneIntervalSeconds: 0 starts no timer', () => {
