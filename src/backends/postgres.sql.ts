@@ -57,10 +57,16 @@ function lockKey(purpose: string, qualified: string): string {
   return `${digest.readBigInt64BE(0)}`;
 }
 
-/** Every member of `data` is a `[position, json]` pair (see postgres.codec.ts). */
+/**
+ * `data` is an object whose members are all `[position, json]` pairs (see
+ * postgres.codec.ts). A CASE, so the path (an error on anything but an
+ * object in strict mode) only runs on an object, whatever order the planner
+ * gives the conditions around it.
+ */
 const readable = (data: string) =>
-  `(jsonb_typeof(${data}) = 'object' AND NOT jsonb_path_exists(${data}, ` +
-  `'strict $.* ? (@.type() != "array" || @.size() != 2 || @[0].type() != "number" || @[1].type() != "string")'))`;
+  `(CASE WHEN jsonb_typeof(${data}) = 'object' THEN NOT jsonb_path_exists(${data}, ` +
+  `'strict $.* ? (@.type() != "array" || @.size() != 2 || @[0].type() != "number" || @[1].type() != "string")') ` +
+  `ELSE false END)`;
 
 /**
  * `data` with a delta applied, server-side and without decoding a value:

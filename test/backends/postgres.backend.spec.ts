@@ -351,6 +351,30 @@ describe('PostgresBackend', () => {
       );
     });
 
+    it.each([
+      ['a string', '"text"'],
+      ['an array', '[[1, "1"]]'],
+      ['a number', '7'],
+      ['an object with a short pair', '{"a": [1]}'],
+      ['an object with the pair reversed', '{"a": ["1", 1]}'],
+    ])('removes %s in patch and move, resolving false', async (_what, stored) => {
+      quiet();
+      for (const call of [
+        (id: string) => backend.patch(id, { set: { a: 1 }, unset: [] }, 60),
+        (id: string) => backend.move(id, storageKey(), { set: { a: 1 }, unset: [] }, 60),
+      ]) {
+        const id = storageKey();
+        await admin.query(
+          `INSERT INTO "${schema}".session VALUES ($1, $2, now() + interval '1 minute')`,
+          [id, stored],
+        );
+        await expect(call(id)).resolves.toBe(false);
+        await expect(
+          rows(`SELECT 1 FROM "${schema}".session WHERE id = $1`, [id]),
+        ).resolves.toEqual([]);
+      }
+    });
+
     it('tells a missing record (no warning) from an unreadable one', async () => {
       const warn = quiet();
       await expect(backend.patch(storageKey(), { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
