@@ -59,6 +59,17 @@ export const messages = {
     'Redis aborted a MULTI/EXEC transaction of the session store: retry the request',
   cookieTooLate: () =>
     'A new session was changed after the response headers were sent: its cookie cannot be set any more, so it was not saved. Change the session before the response starts (before streaming or hijacking)',
+  pgMissing: () =>
+    'PostgresBackend needs the pg package (node-postgres), which is not installed: run `npm i pg` (version 8)',
+  postgresOption: (name: string, expected: string, got: unknown) =>
+    `Invalid PostgresBackend option \`${name}\`: expected ${expected}, got ${describe(got)}`,
+  postgresClosed: () => 'PostgresBackend was closed: create a new one to use PostgreSQL again',
+  postgresError: (detail: string) =>
+    `PostgreSQL connection error: ${detail} (queries fail until the database answers again; the pool reconnects by itself)`,
+  postgresNoTable: (table: string) =>
+    `The session table ${table} does not exist: create it with the SQL of PostgresBackend.schemaSql(options) (in a migration), or leave the option \`createTable\` on`,
+  postgresPruneFailed: (detail: string) =>
+    `Pruning expired sessions failed: ${detail} (retried at the next interval)`,
 } as const;
 
 function describe(value: unknown): string {

@@ -11,6 +11,7 @@ import ts from 'typescript';
 
 const root = resolve('.');
 const sources = [
+  'backends/peer.loader.ts',
   'backends/redis.backend.ts',
   'backends/redis.codec.ts',
   'backends/redis.connection.ts',
