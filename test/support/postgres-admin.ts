@@ -1,23 +1,10 @@
-// What the PostgreSQL e2e specs share beside test/support/postgres.ts: an
-// admin pool for creating, inspecting and dropping a spec's schema, and a
-// pool that counts the statements sent through it (round trips).
+// What the PostgreSQL e2e specs share beside test/support/postgres.ts: a look
+// at the rows a spec's schema holds, and a pool that counts the statements
+// sent through it (round trips).
 import pg from 'pg';
-
-/** A small pool for the test's own statements, never the backend's. */
-export function adminPool(connectionString: string): pg.Pool {
-  return new pg.Pool({ connectionString, max: 2 });
-}
 
 export function quoted(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
-}
-
-export async function createSchema(admin: pg.Pool, schema: string): Promise<void> {
-  await admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoted(schema)}`);
-}
-
-export async function dropSchema(admin: pg.Pool, schema: string): Promise<void> {
-  await admin.query(`DROP SCHEMA IF EXISTS ${quoted(schema)} CASCADE`);
 }
 
 /**

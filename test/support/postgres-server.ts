@@ -3,7 +3,7 @@
 // the end. PostgreSQL refuses to run as root, so as root both run as the
 // `postgres` OS user (runuser), in a folder that user owns.
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './redis-server.js';
@@ -22,6 +22,13 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and data, resolving once it accepts connections. */
   start(): Promise<void>;
+  /**
+   * Pauses every process of the server (SIGSTOP): connections are still
+   * accepted by the kernel but nothing answers, as with a hung host or a
+   * network that drops packets. `thaw` resumes them.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Stops it and removes its folder. */
   destroy(): Promise<void>;
 }
@@ -67,7 +74,7 @@ function runProgram(bin: string, program: string, args: string[]): void {
 
 /**
  * initdb + pg_ctl start on 127.0.0.1:`port` (a free one when not given), trust
- * authentication, no durability (a test's data is throwaway).
+ * authentication, no fsync (a test's data need not survive the machine).
  */
 export async function startPostgres(port?: number): Promise<PostgresServer> {
   const bin = postgresBinDir();
@@ -94,8 +101,10 @@ export async function startPostgres(port?: number): Promise<PostgresServer> {
     `-p ${chosen}`,
     '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${dir}`,
+    // Throwaway data, so no fsync; but every commit is written before it is
+    // acknowledged (synchronous_commit stays on), so an immediate stop, like
+    // a crash of PostgreSQL alone, loses nothing that was committed.
     '-c fsync=off',
-    '-c synchronous_commit=off',
     '-c full_page_writes=off',
   ].join(' ');
   const start = async () => {
@@ -116,13 +125,34 @@ export async function startPostgres(port?: number): Promise<PostgresServer> {
     if (existsSync(join(data, 'postmaster.pid')))
       runProgram(bin, 'pg_ctl', ['stop', '-w', '-m', 'immediate', '-D', data]);
   };
+  /** The postmaster and the processes it forked (ours: started by pg_ctl above). */
+  const processes = (): number[] => {
+    const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], {
+      encoding: 'utf8',
+    });
+    return [postmaster, ...children.stdout.split('\n').filter(Boolean).map(Number)];
+  };
   await start();
   return {
     port: chosen,
     url: `postgres://postgres@127.0.0.1:${chosen}/postgres`,
     start,
     stop,
+    freeze() {
+      for (const pid of processes()) process.kill(pid, 'SIGSTOP');
+    },
+    thaw() {
+      for (const pid of processes()) process.kill(pid, 'SIGCONT');
+    },
     async destroy() {
+      if (existsSync(join(data, 'postmaster.pid'))) {
+        try {
+          for (const pid of processes()) process.kill(pid, 'SIGCONT');
+        } catch {
+          // Already gone.
+        }
+      }
       await stop().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
