@@ -70,6 +70,7 @@ export const messages = {
     `The session table ${table} does not exist: create it with the SQL of PostgresBackend.schemaSql(options) (in a migration), or leave the option \`createTable\` on`,
   postgresPruneFailed: (detail: string) =>
     `Pruning expired sessions failed: ${detail} (retried at the next interval)`,
+  postgresRestored: () => 'PostgreSQL connection restored',
 } as const;
 
 function describe(value: unknown): string {

@@ -1,6 +1,7 @@
 // The package's promises about its entry points, in both builds: importing
-// the root entry never loads ioredis (nor the test kit) and its declarations
-// never mention it; the Redis entry loads it; the test kit loads without a
+// the root entry never loads ioredis or pg (nor the test kit) and its
+// declarations never mention them; the Redis entry loads ioredis, the
+// PostgreSQL entry pg; the test kit loads without a
 // test runner's types, and says where it must be called from.
 import { spawnSync } from 'node:child_process';
 import {
@@ -29,9 +30,9 @@ function build(config: string, out: string, type: 'module' | 'commonjs'): void {
   writeFileSync(join(out, 'package.json'), JSON.stringify({ type }));
 }
 
-/** Whether ioredis is in Node's module cache after loading `entry` (ESM or CJS). */
-function loadsIoredis(entry: string, format: 'esm' | 'cjs'): boolean {
-  const check = `Object.keys(require('node:module')._cache).some((f) => /[\\\\/]ioredis[\\\\/]/.test(f))`;
+/** Whether `peer` (ioredis, pg) is in Node's module cache after loading `entry` (ESM or CJS). */
+function loadsPeer(entry: string, format: 'esm' | 'cjs', peer: string): boolean {
+  const check = `Object.keys(require('node:module')._cache).some((f) => /[\\\\/]${peer}[\\\\/]/.test(f))`;
   const script =
     format === 'esm'
       ? `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);
@@ -91,10 +92,10 @@ afterAll(() => {
 });
 
 describe.each(['esm', 'cjs'] as const)('the %s build', (format) => {
-  it('does not load ioredis when the root entry is imported', () => {
-    expect(loadsIoredis(join(dir, format, 'index.js'), format)).toBe(false);
-    expect(loadsIoredis(join(dir, format, 'backends/memory.backend.js'), format)).toBe(false);
-    expect(loadsIoredis(join(dir, format, 'testing/index.js'), format)).toBe(false);
+  it.each(['ioredis', 'pg'])('does not load %s when the root entry is imported', (peer) => {
+    expect(loadsPeer(join(dir, format, 'index.js'), format, peer)).toBe(false);
+    expect(loadsPeer(join(dir, format, 'backends/memory.backend.js'), format, peer)).toBe(false);
+    expect(loadsPeer(join(dir, format, 'testing/index.js'), format, peer)).toBe(false);
   });
 
   it('does not load the test kit from the root entry', () => {
@@ -108,7 +109,7 @@ describe.each(['esm', 'cjs'] as const)('the %s build', (format) => {
     const paths: string[] = JSON.stringify([manifest.exports, manifest.typesVersions])
       .match(/\.\/dist\/[^"]+/g)!
       .filter((path: string) => path.startsWith(`./dist/${format}/`));
-    expect(paths.length).toBeGreaterThanOrEqual(8);
+    expect(paths.length).toBeGreaterThanOrEqual(10);
     const missing = paths.filter((path) => {
       try {
         readFileSync(join(dir, path.slice(`./dist/`.length)));
@@ -140,8 +141,25 @@ describe.each(['esm', 'cjs'] as const)('the %s build', (format) => {
     expect(kit.filter((file) => runnerTypes.test(readFileSync(file, 'utf8')))).toEqual([]);
   });
 
-  it('loads ioredis for the Redis entry', () => {
-    expect(loadsIoredis(join(dir, format, 'backends/redis.backend.js'), format)).toBe(true);
+  it('loads ioredis for the Redis entry, and pg for the PostgreSQL entry (and not the other)', () => {
+    const redis = join(dir, format, 'backends/redis.backend.js');
+    const postgres = join(dir, format, 'backends/postgres.backend.js');
+    expect(loadsPeer(redis, format, 'ioredis')).toBe(true);
+    expect(loadsPeer(redis, format, 'pg')).toBe(false);
+    expect(loadsPeer(postgres, format, 'pg')).toBe(true);
+    expect(loadsPeer(postgres, format, 'ioredis')).toBe(false);
+  });
+
+  it('exports PostgresBackend from the PostgreSQL entry, and not from the root entry', () => {
+    const entry = (file: string) => JSON.stringify(join(dir, format, file));
+    const script =
+      format === 'esm'
+        ? `const root = await import(${entry('index.js')}); const pg = await import(${entry('backends/postgres.backend.js')});
+           console.log(typeof root.PostgresBackend, typeof pg.PostgresBackend, typeof pg.PostgresBackend.schemaSql);`
+        : `const root = require(${entry('index.js')}); const pg = require(${entry('backends/postgres.backend.js')});
+           console.log(typeof root.PostgresBackend, typeof pg.PostgresBackend, typeof pg.PostgresBackend.schemaSql);`;
+    const { status, output } = run(script, format);
+    expect([status, output.trim()]).toEqual([0, 'undefined function function']);
   });
 
   it('refers to ioredis types in no declaration but the Redis entry’s', () => {
@@ -150,6 +168,14 @@ describe.each(['esm', 'cjs'] as const)('the %s build', (format) => {
       .map((file) => relative(join(dir, format), file))
       .sort();
     expect(leaking).toEqual(['backends/redis.backend.d.ts']);
+  });
+
+  it('refers to pg types in no declaration but the PostgreSQL entry’s', () => {
+    const leaking = declarations(join(dir, format))
+      .filter((file) => /['"]pg['"]/.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(join(dir, format), file))
+      .sort();
+    expect(leaking).toEqual(['backends/postgres.backend.d.ts']);
   });
 });
 
