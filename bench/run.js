@@ -38,6 +38,8 @@ const APP = join(BUILD, 'apps', 'main.js');
 const REDIS_BACKEND_JS = join(ROOT, 'dist', 'esm', 'backends', 'redis.backend.js');
 const POSTGRES_BACKEND_JS = join(ROOT, 'dist', 'esm', 'backends', 'postgres.backend.js');
 const BENCH_DATABASE = 'pselfastapise_bench';
+/** Where connect-pg-simple's table goes; bench/apps/main.ts passes the same schemaName. */
+const PG_SIMPLE_SCHEMA = 'connect_pg_simple';
 const WORKLOADS = ['/none', '/read', '/write', '/login'];
 const CONNECTIONS = 50;
 
@@ -194,8 +196,8 @@ function get(port, path, headers = {}) {
 /** The server's CPU time, and the PostgreSQL statements it has sent when it counts them. */
 async function serverCounters(port) {
   const { body } = await get(port, '/__cpu');
-  const { cpu, statements } = JSON.parse(body);
-  return { cpu, statements };
+  const { cpu, statements, received } = JSON.parse(body);
+  return { cpu, statements, received };
 }
 
 /** A valid session cookie from one GET /login. */
@@ -244,16 +246,20 @@ async function measure(server, workload, redis, { warmup, duration }) {
   const before = await serverCounters(server.port);
   const calls0 = await redisCalls(redis);
   const result = await cannon(server.port, workload, headers, duration);
+  // PostgreSQL statements are divided by the requests the server received,
+  // so requests still in flight when autocannon stops count on both sides.
+  if (before.statements !== null) await sleep(300);
   const after = await serverCounters(server.port);
   const calls1 = await redisCalls(redis);
   const requests = result.requests.total;
-  // Redis commands from the Redis server; PostgreSQL statements from the app
-  // process itself (it counts what its pg clients send).
-  const storeCalls =
+  // Redis commands from the Redis server, per request autocannon completed;
+  // PostgreSQL statements from the app process itself (it counts what its pg
+  // clients send), per request it received (the last /__cpu left out).
+  const storePerRequest =
     after.statements !== null
-      ? after.statements - before.statements
-      : redis
-        ? calls1 - calls0
+      ? (after.statements - before.statements) / (after.received - before.received - 1)
+      : redis && requests
+        ? (calls1 - calls0) / requests
         : null;
   return {
     contender: server.name,
@@ -264,7 +270,7 @@ async function measure(server, workload, redis, { warmup, duration }) {
     p99: result.latency.p99,
     // The two /__cpu requests themselves are a rounding error next to `requests`.
     cpuPerRequest: requests ? (after.cpu - before.cpu) / requests : NaN,
-    storePerRequest: storeCalls !== null && requests ? storeCalls / requests : null,
+    storePerRequest,
     bad: result.non2xx + result.errors + result.timeouts,
   };
 }
@@ -300,8 +306,9 @@ async function withRedis(fn) {
 
 /**
  * A fresh database of the benchmark's own on the PostgreSQL at DATABASE_URL
- * (or the local one), with connect-pg-simple's table created once; `fn` gets
- * its URL and the server version. Dropped at the end.
+ * (or the local one), with connect-pg-simple's table created once (in
+ * schema connect_pg_simple); `fn` gets its URL and the server version.
+ * Dropped at the end.
  */
 async function withPostgres(fn) {
   const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -324,6 +331,8 @@ async function withPostgres(fn) {
     const db = new pg.Client({ connectionString: bench.toString() });
     await db.connect();
     try {
+      // In a schema of its own: its default table name, session, is ours too.
+      await db.query(`CREATE SCHEMA ${PG_SIMPLE_SCHEMA}; SET search_path TO ${PG_SIMPLE_SCHEMA}`);
       await db.query(
         readFileSync(join(ROOT, 'node_modules', 'connect-pg-simple', 'table.sql'), 'utf8'),
       );

@@ -45,6 +45,8 @@ class NoopInterceptor implements NestInterceptor {
 
 /** Statements sent to PostgreSQL by this process, when counted (see countStatements). */
 let statements: number | null = null;
+/** Requests this process has received, /__cpu included. */
+let received = 0;
 
 /**
  * Counts every statement any pg client of this process sends (the pool's
@@ -68,9 +70,9 @@ async function countStatements(): Promise<void> {
 @Controller()
 class CpuController {
   @Get('__cpu')
-  cpu(): { cpu: number; rss: number; statements: number | null } {
+  cpu(): { cpu: number; rss: number; statements: number | null; received: number } {
     const { user, system } = process.cpuUsage();
-    return { cpu: user + system, rss: process.memoryUsage.rss(), statements };
+    return { cpu: user + system, rss: process.memoryUsage.rss(), statements, received };
   }
 }
 
@@ -180,13 +182,18 @@ async function expressSession(
     storeInstance = new RedisStore({ client: new Redis(urls.redis), ttl: MAX_AGE });
   }
   if (store === 'postgres') {
-    // Its table is created once by the driver (bench/run.js) from connect-pg-simple's table.sql.
+    // Its table is created once by the driver (bench/run.js) from connect-pg-simple's
+    // table.sql, in a schema of its own: its default table name, session, is ours too.
     const specifier: string = 'connect-pg-simple';
     const { default: connectPgSimple } = (await import(specifier)) as {
       default: (s: typeof session) => new (options: Record<string, unknown>) => unknown;
     };
     const PgStore = connectPgSimple(session);
-    storeInstance = new PgStore({ conString: urls.database, ttl: MAX_AGE });
+    storeInstance = new PgStore({
+      conString: urls.database,
+      schemaName: 'connect_pg_simple',
+      ttl: MAX_AGE,
+    });
   }
   return session({
     secret: SECRET,
@@ -247,6 +254,10 @@ async function main(): Promise<void> {
   const contender = CONTENDERS[name];
   if (contender.store === 'postgres') await countStatements();
   const app = await NestFactory.create(await appModule(name, urls), { logger: false });
+  app.use((_req: unknown, _res: unknown, next: () => void) => {
+    received += 1;
+    next();
+  });
   if (contender.kind === 'express-session')
     app.use(await expressSession(contender.store, contender.rolling, urls));
   await app.listen(port, '127.0.0.1');
