@@ -86,6 +86,9 @@ export class PostgresConnection {
   ) {
     const { connectionString, host, port, user, password, database, poolOptions } = options;
     const config: PoolConfig = {
+      // The pool never keeps the process alive by itself.
+      allowExitOnIdle: true,
+      application_name: 'pselfastapise-async',
       ...poolOptions,
       ...(connectionString !== undefined && { connectionString }),
       ...(host !== undefined && { host }),
@@ -95,8 +98,6 @@ export class PostgresConnection {
       ...(database !== undefined && { database }),
       statement_timeout: statementTimeout,
       connectionTimeoutMillis: connectionTimeout,
-      // The pool never keeps the process alive by itself.
-      allowExitOnIdle: true,
     };
     const pool = new pg.Pool(config);
     // An idle connection that breaks (PostgreSQL restarted) is dropped by the

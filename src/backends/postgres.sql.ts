@@ -57,10 +57,16 @@ function lockKey(purpose: string, qualified: string): string {
   return `${digest.readBigInt64BE(0)}`;
 }
 
-/** Every member of `data` is a `[position, json]` pair (see postgres.codec.ts). */
+/**
+ * `data` is an object whose members are all `[position, json]` pairs (see
+ * postgres.codec.ts). A CASE, so the path (an error on anything but an
+ * object in strict mode) only runs on an object, whatever order the planner
+ * gives the conditions around it.
+ */
 const readable = (data: string) =>
-  `(jsonb_typeof(${data}) = 'object' AND NOT jsonb_path_exists(${data}, ` +
-  `'strict $.* ? (@.type() != "array" || @.size() != 2 || @[0].type() != "number" || @[1].type() != "string")'))`;
+  `(CASE WHEN jsonb_typeof(${data}) = 'object' THEN NOT jsonb_path_exists(${data}, ` +
+  `'strict $.* ? (@.type() != "array" || @.size() != 2 || @[0].type() != "number" || @[1].type() != "string")') ` +
+  `ELSE false END)`;
 
 /**
  * `data` with a delta applied, server-side and without decoding a value:
@@ -137,15 +143,24 @@ export class PostgresSql {
   }
 
   /**
-   * `schemaSql` under a transaction-scoped advisory lock, as one simple
-   * query (one implicit transaction): instances starting at once create the
+   * `schemaSql` run only when a table is missing, under a transaction-scoped
+   * advisory lock, as one statement: instances starting at once create the
    * tables one after the other, and the later ones find them there.
    * (Concurrent CREATE ... IF NOT EXISTS can otherwise fail on a catalog
-   * unique index.)
+   * unique index.) Tables that exist are left alone without a CREATE, so a
+   * role without the CREATE privilege works on tables a migration made.
    */
   createSql(): string {
     const key = lockKey('schema', this.sessions);
-    return `SELECT pg_advisory_xact_lock(${key});\n${this.schemaSql()}`;
+    const missing = `to_regclass('${this.sessions}') IS NULL OR to_regclass('${this.entries}') IS NULL`;
+    return `DO $create$
+BEGIN
+  IF ${missing} THEN
+    PERFORM pg_advisory_xact_lock(${key});
+    ${this.schemaSql().trimEnd().split('\n').join('\n    ')}
+  END IF;
+END
+$create$`;
   }
 
   get read(): string {

@@ -5,7 +5,13 @@ import pg from 'pg';
 import { PostgresBackend } from '../../src/backends/postgres.backend.js';
 import { PostgresSql } from '../../src/backends/postgres.sql.js';
 import { storageKey } from '../../src/testing/values.js';
-import { adminPool, databaseUrl, dropSchema, uniqueSchema } from '../support/postgres.js';
+import {
+  adminPool,
+  databaseUrl,
+  dropSchema,
+  POSTGRES_HELP,
+  uniqueSchema,
+} from '../support/postgres.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const owner = () => storageKey();
@@ -75,6 +81,26 @@ describe('PostgresBackend', () => {
       expect(() => new PostgresBackend(options as never)).toThrow(
         `Invalid PostgresBackend option ${name}`,
       );
+    });
+
+    it('connects with host, port, user, password and database as well as a URL', async () => {
+      const url = new URL(databaseUrl());
+      const fields = make({
+        connectionString: undefined,
+        host: url.hostname,
+        port: Number(url.port || 5432),
+        user: decodeURIComponent(url.username),
+        password: decodeURIComponent(url.password),
+        database: url.pathname.slice(1),
+      });
+      const id = storageKey();
+      await fields.write(id, { a: 1 }, 60);
+      await expect(backend.read(id)).resolves.toEqual({ a: 1 });
+    });
+
+    it('rejects a TTL that is not a finite number', async () => {
+      await expect(backend.write(storageKey(), {}, Number.NaN)).rejects.toThrow('`ttlSeconds`');
+      await expect(backend.touch(storageKey(), Infinity)).rejects.toThrow('`ttlSeconds`');
     });
 
     it('accepts names of letters, digits and underscores, case kept (quoted)', async () => {
@@ -149,6 +175,32 @@ describe('PostgresBackend', () => {
         await Promise.all(backends.map((each) => each.close()));
       } finally {
         await dropSchema(admin, racing);
+      }
+    });
+  });
+
+  describe('createTable with tables a migration made', () => {
+    it('works for a role that may not create anything, without trying to', async () => {
+      const role = uniqueSchema('role');
+      const own = uniqueSchema('postgres-role');
+      await admin.query(PostgresBackend.schemaSql({ schema: own }));
+      await admin.query(`CREATE ROLE ${role} LOGIN`);
+      try {
+        await admin.query(`GRANT USAGE ON SCHEMA ${own} TO ${role}`);
+        await admin.query(
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${own} TO ${role}`,
+        );
+        const url = new URL(databaseUrl());
+        url.username = role;
+        url.password = '';
+        const limited = make({ connectionString: url.toString(), schema: own });
+        const id = storageKey();
+        await limited.write(id, { a: 1 }, 60);
+        await expect(limited.read(id)).resolves.toEqual({ a: 1 });
+        await limited.close();
+      } finally {
+        await dropSchema(admin, own);
+        await admin.query(`DROP ROLE IF EXISTS ${role}`);
       }
     });
   });
@@ -299,6 +351,30 @@ describe('PostgresBackend', () => {
       );
     });
 
+    it.each([
+      ['a string', '"text"'],
+      ['an array', '[[1, "1"]]'],
+      ['a number', '7'],
+      ['an object with a short pair', '{"a": [1]}'],
+      ['an object with the pair reversed', '{"a": ["1", 1]}'],
+    ])('removes %s in patch and move, resolving false', async (_what, stored) => {
+      quiet();
+      for (const call of [
+        (id: string) => backend.patch(id, { set: { a: 1 }, unset: [] }, 60),
+        (id: string) => backend.move(id, storageKey(), { set: { a: 1 }, unset: [] }, 60),
+      ]) {
+        const id = storageKey();
+        await admin.query(
+          `INSERT INTO "${schema}".session VALUES ($1, $2, now() + interval '1 minute')`,
+          [id, stored],
+        );
+        await expect(call(id)).resolves.toBe(false);
+        await expect(
+          rows(`SELECT 1 FROM "${schema}".session WHERE id = $1`, [id]),
+        ).resolves.toEqual([]);
+      }
+    });
+
     it('tells a missing record (no warning) from an unreadable one', async () => {
       const warn = quiet();
       await expect(backend.patch(storageKey(), { set: { a: 1 }, unset: [] }, 60)).resolves.toBe(
@@ -416,13 +492,29 @@ describe('PostgresBackend', () => {
       await background.clear();
       expect((background as unknown as { pruner: NodeJS.Timeout }).pruner.hasRef()).toBe(false);
       await expiredRows(background, 3);
-      await sleep(400);
+      // Every 100 ms: done well within 5 s, however busy the machine.
+      for (let waited = 0; (await prunedRows()) > 0 && waited < 5000; waited += 50) await sleep(50);
       await expect(prunedRows()).resolves.toBe(0);
       await background.close();
       const other = make({ table });
       await expiredRows(other, 2);
       await sleep(300);
       await expect(prunedRows()).resolves.toBe(2);
+    });
+
+    it('logs a failed background prune and tries again at the next interval', async () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      const down = make({
+        connectionString: `postgres://postgres@127.0.0.1:${await closedPort()}/test`,
+        pruneIntervalSeconds: 0.05,
+      });
+      const failed = () =>
+        warn.mock.calls.filter(([text]) =>
+          String(text).startsWith('Pruning expired sessions failed'),
+        );
+      for (let waited = 0; failed().length < 2 && waited < 5000; waited += 50) await sleep(50);
+      expect(failed().length).toBeGreaterThanOrEqual(2);
+      await down.close();
     });
 
     it('with pruneIntervalSeconds: 0 starts no timer', () => {
@@ -502,6 +594,13 @@ describe('PostgresBackend', () => {
       }
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0][0])).toContain('PostgreSQL connection error');
+    });
+
+    it('(the test helper) fails saying how to get PostgreSQL when none answers', async () => {
+      const url = new URL(databaseUrl());
+      url.hostname = '127.0.0.1';
+      url.port = String(await closedPort());
+      await expect(adminPool(url.toString())).rejects.toThrow(POSTGRES_HELP);
     });
 
     it('creates the tables on the next call when the first attempt failed', async () => {
