@@ -16,15 +16,19 @@
 //                        and print the top self-time functions
 //
 // REDIS_URL points at a Redis to use; without it a throwaway redis-server is
-// started on a free loopback port and stopped at the end.
+// started on a free loopback port and stopped at the end. DATABASE_URL points
+// at a PostgreSQL to use (default postgres://postgres@127.0.0.1:5432/test); the
+// PostgreSQL contenders work in a database of their own, created there at the
+// start and dropped at the end.
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 import { freePort, hasRedisServer, startRedis } from '../test/support/redis-server.js';
 import { evaluateTargets, markdownReport, summarize, textTable } from './report.js';
 
@@ -32,6 +36,10 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BUILD = join(ROOT, '.bench', 'build');
 const APP = join(BUILD, 'apps', 'main.js');
 const REDIS_BACKEND_JS = join(ROOT, 'dist', 'esm', 'backends', 'redis.backend.js');
+const POSTGRES_BACKEND_JS = join(ROOT, 'dist', 'esm', 'backends', 'postgres.backend.js');
+const BENCH_DATABASE = 'pselfastapise_bench';
+/** Where connect-pg-simple's table goes; bench/apps/main.ts passes the same schemaName. */
+const PG_SIMPLE_SCHEMA = 'connect_pg_simple';
 const WORKLOADS = ['/none', '/read', '/write', '/login'];
 const CONNECTIONS = 50;
 
@@ -115,7 +123,7 @@ function pinning() {
   };
 }
 
-function startServer(name, port, redisUrl, pinned, extraNodeArgs = []) {
+function startServer(name, port, urls, pinned, extraNodeArgs = []) {
   const nodeArgs = [...extraNodeArgs, APP];
   const [command, commandArgs] = pinned
     ? ['taskset', ['-c', '1', process.execPath, ...nodeArgs]]
@@ -126,7 +134,8 @@ function startServer(name, port, redisUrl, pinned, extraNodeArgs = []) {
       ...process.env,
       BENCH_CONTENDER: name,
       PORT: String(port),
-      REDIS_URL: redisUrl,
+      REDIS_URL: urls.redis ?? '',
+      DATABASE_URL: urls.database ?? '',
       NODE_ENV: 'production',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -184,9 +193,11 @@ function get(port, path, headers = {}) {
   });
 }
 
-async function serverCpu(port) {
+/** The server's CPU time, and the PostgreSQL statements it has sent when it counts them. */
+async function serverCounters(port) {
   const { body } = await get(port, '/__cpu');
-  return JSON.parse(body).cpu;
+  const { cpu, statements, received } = JSON.parse(body);
+  return { cpu, statements, received };
 }
 
 /** A valid session cookie from one GET /login. */
@@ -232,12 +243,24 @@ async function measure(server, workload, redis, { warmup, duration }) {
     workload === '/read' || workload === '/write' ? { cookie: await login(server.port) } : {};
   await cannon(server.port, workload, headers, warmup);
   await sleep(200); // let the warm-up's last requests finish before the counters are read
-  const cpu0 = await serverCpu(server.port);
+  const before = await serverCounters(server.port);
   const calls0 = await redisCalls(redis);
   const result = await cannon(server.port, workload, headers, duration);
-  const cpu1 = await serverCpu(server.port);
+  // PostgreSQL statements are divided by the requests the server received,
+  // so requests still in flight when autocannon stops count on both sides.
+  if (before.statements !== null) await sleep(300);
+  const after = await serverCounters(server.port);
   const calls1 = await redisCalls(redis);
   const requests = result.requests.total;
+  // Redis commands from the Redis server, per request autocannon completed;
+  // PostgreSQL statements from the app process itself (it counts what its pg
+  // clients send), per request it received (the last /__cpu left out).
+  const storePerRequest =
+    after.statements !== null
+      ? (after.statements - before.statements) / (after.received - before.received - 1)
+      : redis && requests
+        ? (calls1 - calls0) / requests
+        : null;
   return {
     contender: server.name,
     workload,
@@ -246,13 +269,13 @@ async function measure(server, workload, redis, { warmup, duration }) {
     p50: result.latency.p50,
     p99: result.latency.p99,
     // The two /__cpu requests themselves are a rounding error next to `requests`.
-    cpuPerRequest: requests ? (cpu1 - cpu0) / requests : NaN,
-    redisPerRequest: redis && requests ? (calls1 - calls0) / requests : null,
+    cpuPerRequest: requests ? (after.cpu - before.cpu) / requests : NaN,
+    storePerRequest,
     bad: result.non2xx + result.errors + result.timeouts,
   };
 }
 
-function machine(redisVersion, pin) {
+function machine(redisVersion, postgresVersion, pin) {
   const cpus = os.cpus();
   return {
     nproc: os.cpus().length,
@@ -260,6 +283,7 @@ function machine(redisVersion, pin) {
     node: process.version,
     os: `${os.type()} ${os.release()}`,
     redis: redisVersion,
+    postgres: postgresVersion,
     autocannon: JSON.parse(
       readFileSync(join(ROOT, 'node_modules', 'autocannon', 'package.json'), 'utf8'),
     ).version,
@@ -280,6 +304,49 @@ async function withRedis(fn) {
   }
 }
 
+/**
+ * A fresh database of the benchmark's own on the PostgreSQL at DATABASE_URL
+ * (or the local one), with connect-pg-simple's table created once (in
+ * schema connect_pg_simple); `fn` gets its URL and the server version.
+ * Dropped at the end.
+ */
+async function withPostgres(fn) {
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const admin = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL does not answer at ${url} (${error.message}): start it ` +
+        '(pg_ctlcluster --skip-systemctl-redirect <version> main start) or set DATABASE_URL',
+      { cause: error },
+    );
+  }
+  const bench = new URL(url);
+  bench.pathname = `/${BENCH_DATABASE}`;
+  try {
+    const version = (await admin.query('SHOW server_version')).rows[0].server_version;
+    await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+    const db = new pg.Client({ connectionString: bench.toString() });
+    await db.connect();
+    try {
+      // In a schema of its own: its default table name, session, is ours too.
+      await db.query(`CREATE SCHEMA ${PG_SIMPLE_SCHEMA}; SET search_path TO ${PG_SIMPLE_SCHEMA}`);
+      await db.query(
+        readFileSync(join(ROOT, 'node_modules', 'connect-pg-simple', 'table.sql'), 'utf8'),
+      );
+    } finally {
+      await db.end();
+    }
+    log(`PostgreSQL ${version}: database ${BENCH_DATABASE} created`);
+    return await fn(bench.toString(), version);
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  }
+}
+
 function contenderList(all) {
   const names = Object.keys(all).filter(
     (name) => !args.only || name === 'bare' || args.only.includes(name),
@@ -288,11 +355,19 @@ function contenderList(all) {
   if (unknown.length) throw new Error(`unknown contenders: ${unknown.join(', ')}`);
   const skipped = [];
   const redisBackend = existsSync(REDIS_BACKEND_JS);
+  const postgresBackend = existsSync(POSTGRES_BACKEND_JS);
   const runnable = names.filter((name) => {
     if (all[name].kind === 'ours' && all[name].store === 'redis' && !redisBackend) {
       skipped.push({
         name,
         reason: 'RedisBackend not built (dist/esm/backends/redis.backend.js is missing)',
+      });
+      return false;
+    }
+    if (all[name].kind === 'ours' && all[name].store === 'postgres' && !postgresBackend) {
+      skipped.push({
+        name,
+        reason: 'PostgresBackend not built (dist/esm/backends/postgres.backend.js is missing)',
       });
       return false;
     }
@@ -305,7 +380,8 @@ async function benchmark(CONTENDERS, pin) {
   const { runnable, skipped } = contenderList(CONTENDERS);
   for (const { name, reason } of skipped) log(`${name}: skipped, ${reason}`);
   const usesRedis = runnable.some((name) => CONTENDERS[name].store === 'redis');
-  const body = async (redisUrl) => {
+  const usesPostgres = runnable.some((name) => CONTENDERS[name].store === 'postgres');
+  const body = async (redisUrl, databaseUrl, postgresVersion = 'not used') => {
     const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
     const servers = [];
     const stopAll = async () => {
@@ -319,8 +395,10 @@ async function benchmark(CONTENDERS, pin) {
         ? /redis_version:(\S+)/.exec(await redis.info('server'))?.[1]
         : 'not used';
       for (const name of runnable) {
-        servers.push(await startServer(name, await freePort(), redisUrl ?? '', pin.pinned));
-        log(`${name}: ready on port ${servers.at(-1).port}`);
+        const urls = { redis: redisUrl, database: databaseUrl };
+        const server = await startServer(name, await freePort(), urls, pin.pinned);
+        servers.push({ ...server, store: CONTENDERS[name].store });
+        log(`${name}: ready on port ${server.port}`);
       }
       const samples = [];
       const plan = WORKLOADS.flatMap((w) =>
@@ -339,21 +417,25 @@ async function benchmark(CONTENDERS, pin) {
             log(
               `round ${round} ${workload.padEnd(6)} ${server.name.padEnd(18)} ${sample.rps.toFixed(0).padStart(6)} req/s` +
                 ` p99 ${sample.p99} ms  cpu ${sample.cpuPerRequest.toFixed(0)} us/req` +
-                (sample.redisPerRequest === null
+                (sample.storePerRequest === null
                   ? ''
-                  : `  redis ${sample.redisPerRequest.toFixed(2)}/req`) +
+                  : `  ${server.store} ${sample.storePerRequest.toFixed(2)}/req`) +
                 (sample.bad ? `  ${sample.bad} non-2xx/errors` : ''),
             );
           }
         }
       }
-      return { samples, skipped, machine: machine(redisVersion, pin) };
+      return { samples, skipped, machine: machine(redisVersion, postgresVersion, pin) };
     } finally {
       process.off('SIGINT', onSignal);
       await stopAll();
     }
   };
-  return usesRedis ? withRedis(body) : body(undefined);
+  const withDatabase = (redisUrl) =>
+    usesPostgres
+      ? withPostgres((databaseUrl, version) => body(redisUrl, databaseUrl, version))
+      : body(redisUrl, undefined);
+  return usesRedis ? withRedis(withDatabase) : withDatabase(undefined);
 }
 
 /** Top self-time functions of a .cpuprofile. */
@@ -392,9 +474,9 @@ async function profile(CONTENDERS, pin) {
     throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
   const dir = join(ROOT, '.bench', 'profiles');
   mkdirSync(dir, { recursive: true });
-  const body = async (redisUrl) => {
+  const body = async (urls) => {
     const before = new Set(readdirSync(dir));
-    const server = await startServer(name, await freePort(), redisUrl ?? '', pin.pinned, [
+    const server = await startServer(name, await freePort(), urls, pin.pinned, [
       '--cpu-prof',
       `--cpu-prof-dir=${dir}`,
     ]);
@@ -411,7 +493,10 @@ async function profile(CONTENDERS, pin) {
     console.log(`${name} ${workload} (${join('.bench', 'profiles', file)})`);
     console.log(profileSummary(join(dir, file)));
   };
-  return CONTENDERS[name].store === 'redis' ? withRedis(body) : body(undefined);
+  const { store } = CONTENDERS[name];
+  if (store === 'redis') return withRedis((redis) => body({ redis }));
+  if (store === 'postgres') return withPostgres((database) => body({ database }));
+  return body({});
 }
 
 async function main() {

@@ -15,28 +15,37 @@ function sessionSecret(): string {
 }
 
 /**
- * Redis when REDIS_URL is set, memory otherwise. The Redis entry is imported
- * only then, so the sample runs without ioredis installed.
+ * PostgreSQL when DATABASE_URL is set, else Redis when REDIS_URL is set, else
+ * memory. Each backend's entry is imported only when chosen, so the sample
+ * runs without pg or ioredis installed.
  */
 async function sessionBackend(): Promise<SessionBackend | undefined> {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl) {
+    const { PostgresBackend } = await import('../src/backends/postgres.backend.js');
+    logger.log(`Sessions in PostgreSQL at ${redactedUrl(databaseUrl, 'DATABASE_URL')}`);
+    return new PostgresBackend({ connectionString: databaseUrl });
+  }
   const url = process.env.REDIS_URL;
   if (!url) {
-    logger.log('Sessions in memory (set REDIS_URL to keep them in Redis)');
+    logger.log(
+      'Sessions in memory (set DATABASE_URL to keep them in PostgreSQL, or REDIS_URL for Redis)',
+    );
     return undefined;
   }
   const { RedisBackend } = await import('../src/backends/redis.backend.js');
-  logger.log(`Sessions in Redis at ${redactedUrl(url)}`);
+  logger.log(`Sessions in Redis at ${redactedUrl(url, 'REDIS_URL')}`);
   return new RedisBackend({ url });
 }
 
 /** The URL without its password, for the log. */
-function redactedUrl(url: string): string {
+function redactedUrl(url: string, name: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return '(unparsable REDIS_URL)';
+    return `(unparsable ${name})`;
   }
 }
 

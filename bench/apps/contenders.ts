@@ -4,7 +4,7 @@ export type ContenderKind = 'bare' | 'express-session' | 'ours';
 
 export interface Contender {
   kind: ContenderKind;
-  store: 'none' | 'memory' | 'redis';
+  store: 'none' | 'memory' | 'redis' | 'postgres';
   rolling: boolean;
   label: string;
   /** The express-session contender this one is compared with. */
@@ -37,6 +37,12 @@ export const CONTENDERS = {
     rolling: true,
     label: 'express-session + connect-redis, rolling',
   },
+  'es-pg': {
+    kind: 'express-session',
+    store: 'postgres',
+    rolling: false,
+    label: 'express-session + connect-pg-simple',
+  },
   'ours-memory': {
     kind: 'ours',
     store: 'memory',
@@ -57,6 +63,13 @@ export const CONTENDERS = {
     rolling: true,
     label: 'ours, RedisBackend, rolling',
     baseline: 'es-redis-rolling',
+  },
+  'ours-pg': {
+    kind: 'ours',
+    store: 'postgres',
+    rolling: false,
+    label: 'ours, PostgresBackend',
+    baseline: 'es-pg',
   },
 } satisfies Record<string, Contender>;
 

@@ -43,12 +43,36 @@ class NoopInterceptor implements NestInterceptor {
   }
 }
 
+/** Statements sent to PostgreSQL by this process, when counted (see countStatements). */
+let statements: number | null = null;
+/** Requests this process has received, /__cpu included. */
+let received = 0;
+
+/**
+ * Counts every statement any pg client of this process sends (the pool's
+ * `query` goes through the client's), whichever library sends it: how the
+ * driver gets PostgreSQL round trips per request, as it reads Redis commands
+ * from INFO commandstats.
+ */
+async function countStatements(): Promise<void> {
+  const specifier: string = 'pg';
+  const { default: pg } = (await import(specifier)) as {
+    default: { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
+  };
+  const query = pg.Client.prototype.query;
+  statements = 0;
+  pg.Client.prototype.query = function counted(this: unknown, ...args: unknown[]) {
+    statements! += 1;
+    return query.apply(this, args);
+  };
+}
+
 @Controller()
 class CpuController {
   @Get('__cpu')
-  cpu(): { cpu: number; rss: number } {
+  cpu(): { cpu: number; rss: number; statements: number | null; received: number } {
     const { user, system } = process.cpuUsage();
-    return { cpu: user + system, rss: process.memoryUsage.rss() };
+    return { cpu: user + system, rss: process.memoryUsage.rss(), statements, received };
   }
 }
 
@@ -132,12 +156,44 @@ async function redisBackend(url: string): Promise<SessionBackend> {
   return new RedisBackend({ client: new Redis(url) });
 }
 
-async function expressSession(store: 'memory' | 'redis', rolling: boolean, url: string) {
+/** Where the PostgresBackend build lands; it is written on another branch and may be missing. */
+export const POSTGRES_BACKEND_JS = fileURLToPath(
+  new URL('../../../dist/esm/backends/postgres.backend.js', import.meta.url),
+);
+
+async function postgresBackend(databaseUrl: string): Promise<SessionBackend> {
+  if (!existsSync(POSTGRES_BACKEND_JS)) throw new Error('PostgresBackend not built');
+  const specifier: string = 'pselfastapise-async/backends/postgres';
+  const { PostgresBackend } = (await import(specifier)) as {
+    PostgresBackend: new (options: { connectionString: string }) => SessionBackend;
+  };
+  return new PostgresBackend({ connectionString: databaseUrl });
+}
+
+async function expressSession(
+  store: 'memory' | 'redis' | 'postgres',
+  rolling: boolean,
+  urls: { redis: string; database: string },
+) {
   const { default: session } = await import('express-session');
   let storeInstance: unknown;
   if (store === 'redis') {
     const { RedisStore } = await import('connect-redis');
-    storeInstance = new RedisStore({ client: new Redis(url), ttl: MAX_AGE });
+    storeInstance = new RedisStore({ client: new Redis(urls.redis), ttl: MAX_AGE });
+  }
+  if (store === 'postgres') {
+    // Its table is created once by the driver (bench/run.js) from connect-pg-simple's
+    // table.sql, in a schema of its own: its default table name, session, is ours too.
+    const specifier: string = 'connect-pg-simple';
+    const { default: connectPgSimple } = (await import(specifier)) as {
+      default: (s: typeof session) => new (options: Record<string, unknown>) => unknown;
+    };
+    const PgStore = connectPgSimple(session);
+    storeInstance = new PgStore({
+      conString: urls.database,
+      schemaName: 'connect_pg_simple',
+      ttl: MAX_AGE,
+    });
   }
   return session({
     secret: SECRET,
@@ -149,7 +205,10 @@ async function expressSession(store: 'memory' | 'redis', rolling: boolean, url: 
   });
 }
 
-async function appModule(name: ContenderName, url: string): Promise<Type | DynamicModule> {
+async function appModule(
+  name: ContenderName,
+  urls: { redis: string; database: string },
+): Promise<Type | DynamicModule> {
   const contender = CONTENDERS[name];
   const controllers: Type[] = [CpuController];
   const imports: DynamicModule[] = [];
@@ -162,7 +221,12 @@ async function appModule(name: ContenderName, url: string): Promise<Type | Dynam
   if (contender.kind === 'express-session') controllers.push(ExpressSessionController);
   if (contender.kind === 'ours') {
     controllers.push(OursController);
-    const backend = contender.store === 'redis' ? await redisBackend(url) : new MemoryBackend();
+    const backend =
+      contender.store === 'redis'
+        ? await redisBackend(urls.redis)
+        : contender.store === 'postgres'
+          ? await postgresBackend(urls.database)
+          : new MemoryBackend();
     imports.push(
       SessionModule.forRoot({
         secretKey: SECRET,
@@ -181,13 +245,21 @@ async function main(): Promise<void> {
   const name = (process.env.BENCH_CONTENDER ?? process.argv[2]) as ContenderName;
   if (!(name in CONTENDERS))
     throw new Error(`unknown contender ${name}: one of ${Object.keys(CONTENDERS).join(', ')}`);
-  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const urls = {
+    redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    database: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  };
   const port = Number(process.env.PORT);
   if (!Number.isInteger(port) || port <= 0) throw new Error('PORT must be set');
   const contender = CONTENDERS[name];
-  const app = await NestFactory.create(await appModule(name, url), { logger: false });
+  if (contender.store === 'postgres') await countStatements();
+  const app = await NestFactory.create(await appModule(name, urls), { logger: false });
+  app.use((_req: unknown, _res: unknown, next: () => void) => {
+    received += 1;
+    next();
+  });
   if (contender.kind === 'express-session')
-    app.use(await expressSession(contender.store, contender.rolling, url));
+    app.use(await expressSession(contender.store, contender.rolling, urls));
   await app.listen(port, '127.0.0.1');
   const stop = () => {
     void app.close().finally(() => process.exit(0));

@@ -18,6 +18,8 @@ const SAMPLE_SECRET = 'sample-redis-e2e-secret-0123456789-abcdefghijklmnopqrstuv
 
 describe('the sample app picks its backend from REDIS_URL', () => {
   const savedUrl = process.env.REDIS_URL;
+  // The sample prefers PostgreSQL when DATABASE_URL is set: not here.
+  const savedDatabaseUrl = process.env.DATABASE_URL;
   let AppModule: Type;
   let server: RedisServer;
   let admin: Redis;
@@ -29,6 +31,7 @@ describe('the sample app picks its backend from REDIS_URL', () => {
     server = await startRedis(await freePort());
     admin = adminClient(server.url);
     process.env.SESSION_SECRET = SAMPLE_SECRET;
+    delete process.env.DATABASE_URL;
     ({ AppModule } = (await import('../../sample/app.module.js')) as { AppModule: Type });
   }, 30_000);
 
@@ -42,6 +45,7 @@ describe('the sample app picks its backend from REDIS_URL', () => {
 
   afterAll(async () => {
     delete process.env.SESSION_SECRET;
+    if (savedDatabaseUrl !== undefined) process.env.DATABASE_URL = savedDatabaseUrl;
     admin?.disconnect();
     await server?.stop();
   }, 30_000);

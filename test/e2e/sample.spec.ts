@@ -27,13 +27,16 @@ describe('the sample app', () => {
 
   beforeEach(async () => {
     // The sample's default, the embedded memory backend: without REDIS_URL
-    // (redis-sample.spec.ts runs it on Redis, on a server of its own).
-    const redisUrl = process.env.REDIS_URL;
+    // or DATABASE_URL (redis-sample.spec.ts and postgres-sample.spec.ts run it
+    // on Redis and PostgreSQL).
+    const saved = { REDIS_URL: process.env.REDIS_URL, DATABASE_URL: process.env.DATABASE_URL };
     delete process.env.REDIS_URL;
+    delete process.env.DATABASE_URL;
     try {
       app = await createApp({ imports: [AppModule] });
     } finally {
-      process.env.REDIS_URL = redisUrl;
+      for (const [name, value] of Object.entries(saved))
+        if (value !== undefined) process.env[name] = value;
     }
   });
 
