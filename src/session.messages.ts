@@ -68,6 +68,8 @@ export const messages = {
     `PostgreSQL connection error: ${detail} (queries fail until the database answers again; the pool reconnects by itself)`,
   postgresNoTable: (table: string) =>
     `The session table ${table} does not exist: create it with the SQL of PostgresBackend.schemaSql(options) (in a migration), or leave the option \`createTable\` on`,
+  postgresForeignTable: (table: string) =>
+    `The table ${table} exists but is not a PostgresBackend session table (connect-pg-simple, for one, uses the same default name "session"): pass PostgresBackend another \`table\` or \`schema\``,
   postgresPruneFailed: (detail: string) =>
     `Pruning expired sessions failed: ${detail} (retried at the next interval)`,
   postgresRestored: () => 'PostgreSQL connection restored',

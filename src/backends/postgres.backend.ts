@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Pool, PoolConfig } from 'pg';
 import { messages } from '../session.messages.js';
@@ -91,6 +92,12 @@ export class PostgresBackend extends SessionBackend {
   private readonly logger = new Logger(PostgresBackend.name);
   private readonly sql: PostgresSql;
   private readonly statements: Readonly<Record<Statement, string>>;
+  /**
+   * Each statement runs prepared, under a name unique to its text (another
+   * backend on the same pool, with another table, gets other names): it is
+   * planned once per connection instead of on every call.
+   */
+  private readonly names: Readonly<Record<Statement, string>>;
   private readonly connection: PostgresConnection;
   private readonly createTable: boolean;
   private schemaReady: Promise<void> | undefined;
@@ -102,6 +109,12 @@ export class PostgresBackend extends SessionBackend {
     // Names and numbers are checked first, so a bad option never leaves a pool open.
     this.sql = new PostgresSql(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
     this.statements = this.sql.statements();
+    this.names = Object.fromEntries(
+      Object.entries(this.statements).map(([statement, text]) => [
+        statement,
+        `pselfastapise_${statement}_${createHash('sha1').update(text).digest('hex').slice(0, 12)}`,
+      ]),
+    ) as Record<Statement, string>;
     const { createTable = true, pruneIntervalSeconds = DEFAULT_PRUNE_INTERVAL } = options;
     if (typeof createTable !== 'boolean') {
       throw new TypeError(messages.postgresOption('createTable', 'a boolean', createTable));
@@ -271,13 +284,19 @@ export class PostgresBackend extends SessionBackend {
     statement: Statement,
     values?: unknown[],
   ): Promise<R[]> {
-    if (this.createTable) await this.ensureTables();
     try {
-      return await this.connection.query<R>(this.statements[statement], values);
+      if (this.createTable) await this.ensureTables();
+      const text = this.statements[statement];
+      return await this.connection.query<R>(text, values, this.names[statement]);
     } catch (error) {
       // 42P01: undefined_table.
-      if ((error as { code?: string }).code === '42P01') {
+      const { code } = error as { code?: string };
+      if (code === '42P01') {
         throw new Error(messages.postgresNoTable(this.sql.sessions), { cause: error });
+      }
+      // 42703: undefined_column: a table of that name, made by something else.
+      if (code === '42703') {
+        throw new Error(messages.postgresForeignTable(this.sql.sessions), { cause: error });
       }
       throw error;
     }

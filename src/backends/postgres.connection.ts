@@ -58,10 +58,14 @@ export class PostgresConnection {
   }
 
   /** Runs one statement (one round trip): a pooled connection, never a transaction of several. */
-  async query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {
+  async query<R extends QueryResultRow>(
+    text: string,
+    values?: unknown[],
+    name?: string,
+  ): Promise<R[]> {
     if (this.closed) throw new Error(messages.postgresClosed());
     // query_timeout is read by pg's Client, though its types leave it out.
-    const config = { text, values, query_timeout: this.queryTimeout } as QueryConfig;
+    const config = { text, values, name, query_timeout: this.queryTimeout } as QueryConfig;
     try {
       const { rows } = await this.pool.query<R>(config);
       this.recovered();

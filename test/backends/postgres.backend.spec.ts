@@ -151,6 +151,26 @@ describe('PostgresBackend', () => {
       }
     });
 
+    it("names the clash when the table is another library's (connect-pg-simple's session table)", async () => {
+      const foreign = uniqueSchema('postgres-foreign');
+      try {
+        // connect-pg-simple's table.sql, in a schema of its own.
+        await admin.query(`CREATE SCHEMA "${foreign}"`);
+        await admin.query(
+          `CREATE TABLE "${foreign}"."session" (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`,
+        );
+        for (const createTable of [false, true]) {
+          const own = make({ schema: foreign, createTable });
+          await expect(own.read(storageKey())).rejects.toThrow(
+            /exists but is not a PostgresBackend session table .*another `table` or `schema`/,
+          );
+          await own.close();
+        }
+      } finally {
+        await dropSchema(admin, foreign);
+      }
+    });
+
     it('with createTable: false and no tables, fails saying how to create them', async () => {
       const own = make({ table: 'never_created', createTable: false });
       await expect(own.read(storageKey())).rejects.toThrow(
