@@ -16,7 +16,7 @@ export const messages = {
   noUserIndex: (backend: unknown) =>
     `Session option \`userKey\` needs a backend that can index sessions by user (indexAdd, indexRemove, indexList): ${
       (backend as object)?.constructor?.name ?? 'this backend'
-    } cannot. Use MemoryBackend or RedisBackend, or add those methods to your backend`,
+    } cannot. Use MemoryBackend, RedisBackend or PostgresBackend, or add those methods to your backend`,
   invalidUser: (userKey: string, got: unknown) =>
     `Expected a user id for \`userKey\` "${userKey}" (a string or a finite number, the value sessions hold under "${userKey}"), got ${describe(got)}`,
   userKeyValueNotIndexed: (userKey: string, got: unknown) =>

@@ -45,7 +45,7 @@ export interface IndexedSession {
  * Optional capabilities (`readAndTouch`, `patch`, `move`, the user index
  * `indexAdd` / `indexRemove` / `indexList`, and `close`) are used
  * when a backend has them: they save round trips and make concurrent requests
- * safe. `MemoryBackend` and `RedisBackend` have all of them.
+ * safe. `MemoryBackend`, `RedisBackend` and `PostgresBackend` have all of them.
  *
  * @example
  * class MapBackend extends SessionBackend {
