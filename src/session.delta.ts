@@ -1,4 +1,4 @@
-import type { SessionDelta } from './backends/session-backend.js';
+import { setOwn, type SessionDelta } from './backends/session-backend.js';
 import { META_KEY } from './session.constants.js';
 import { withoutEmptyIndexTime, type RecordMeta } from './session.lifetime.js';
 import { type Session, sessionInternals } from './session.js';
@@ -15,9 +15,9 @@ const internals = sessionInternals();
 export function deltaOf(session: Session, meta: RecordMeta, extra: KeyChange = {}): SessionDelta {
   const data = internals.data(session);
   const set: Record<string, unknown> = { [META_KEY]: withoutEmptyIndexTime(meta) };
-  for (const name of internals.changed(session)) defineValue(set, name, data[name]);
+  for (const name of internals.changed(session)) setOwn(set, name, data[name]);
   const unset = [...internals.deleted(session)];
-  if (extra.set) defineValue(set, extra.set[0], extra.set[1]);
+  if (extra.set) setOwn(set, extra.set[0], extra.set[1]);
   if (extra.unset !== undefined && !unset.includes(extra.unset)) unset.push(extra.unset);
   return { set, unset };
 }
@@ -29,17 +29,4 @@ export function userKeyChange(
 ): KeyChange {
   if (userKey === undefined) return {};
   return Object.hasOwn(data, userKey) ? { set: [userKey, data[userKey]] } : { unset: userKey };
-}
-
-/**
- * Sets an own property, also for the name "__proto__" (plain assignment
- * would change the object's prototype instead).
- */
-function defineValue(target: Record<string, unknown>, name: string, value: unknown): void {
-  Object.defineProperty(target, name, {
-    value,
-    writable: true,
-    enumerable: true,
-    configurable: true,
-  });
 }

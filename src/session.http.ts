@@ -2,8 +2,8 @@ import type { ServerResponse } from 'node:http';
 
 /**
  * @internal The platform seam. Everything the library needs from an HTTP
- * request or response goes through here, so that Express and Fastify differ
- * in this file only.
+ * request or response goes through here (Node's response, as Express hands
+ * it out) and session.fastify.ts (what Fastify does differently).
  */
 export interface SessionRequest {
   headers?: Record<string, string | string[] | undefined>;
@@ -26,25 +26,23 @@ export interface SessionResponse {
   guard(beforeHeaders: () => void, beforeEnd: () => Promise<void>, failureMessage: string): void;
 }
 
-/** @internal Set on Fastify requests by the module's onRequest hook: the request's reply. */
-export const REPLY = Symbol('pselfastapise-async.reply');
-
 export function cookieHeaderOf(request: SessionRequest): string | string[] | undefined {
   return request.headers?.cookie;
 }
 
-export function responseOf(request: SessionRequest): SessionResponse | undefined {
-  const reply = request[REPLY] as FastifyReplyLike | undefined;
-  if (reply) return new FastifyResponse(reply);
+/** @internal The response of an Express (or plain Node) request. */
+export function nodeResponseOf(request: SessionRequest): SessionResponse | undefined {
   const res = request.res as ServerResponse | undefined;
   return res ? new NodeResponse(res) : undefined;
 }
 
-function withCookie(existing: unknown, name: string, header: string): string[] {
+/** @internal */
+export function withCookie(existing: unknown, name: string, header: string): string[] {
   return [...withoutCookie(existing, name), header];
 }
 
-function withoutCookie(existing: unknown, name: string): string[] {
+/** @internal */
+export function withoutCookie(existing: unknown, name: string): string[] {
   const prefix = `${name}=`;
   const list =
     existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
@@ -57,7 +55,7 @@ const SESSION_COOKIE = Symbol('pselfastapise-async.sessionCookie');
 type Tagged = ServerResponse & { [SESSION_COOKIE]?: { name: string; header: string } };
 
 /** Forgets the session cookie of a response whose save failed; returns its name. */
-function forgetSessionCookie(response: ServerResponse): string | undefined {
+export function forgetSessionCookie(response: ServerResponse): string | undefined {
   const cookie = (response as Tagged)[SESSION_COOKIE];
   delete (response as Tagged)[SESSION_COOKIE];
   return cookie?.name;
@@ -68,7 +66,7 @@ function forgetSessionCookie(response: ServerResponse): string | undefined {
  * replaces it drops them (and the session cookie) and keeps the rest: what
  * middleware set for every response (CORS, HSTS, request ids) still applies.
  */
-const FAILED_RESPONSE_HEADERS = [
+export const FAILED_RESPONSE_HEADERS = [
   'content-type',
   'content-length',
   'content-encoding',
@@ -90,7 +88,7 @@ function closed(response: ServerResponse): boolean {
 type Method = (this: ServerResponse, ...args: unknown[]) => ServerResponse;
 
 /** Express, and anything else that hands out Node's ServerResponse. */
-class NodeResponse implements SessionResponse {
+export class NodeResponse implements SessionResponse {
   constructor(private readonly response: ServerResponse) {}
 
   get headersSent(): boolean {
@@ -197,111 +195,7 @@ function unavailable(response: ServerResponse, message: string): string {
   return body;
 }
 
-function unavailableBody(message: string): string {
+/** @internal The JSON body of a 503. */
+export function unavailableBody(message: string): string {
   return JSON.stringify({ statusCode: 503, message, error: 'Service Unavailable' });
-}
-
-/** The parts of a Fastify reply the library uses. */
-interface FastifyReplyLike {
-  getHeader(name: string): unknown;
-  header(name: string, value: unknown): unknown;
-  removeHeader(name: string): unknown;
-  code(status: number): unknown;
-  /** True once the reply is hijacked or its response ended. */
-  sent?: boolean;
-  raw: ServerResponse;
-  [key: symbol]: unknown;
-}
-
-/**
- * Set on a reply while the onSend hook saves. The guard leaves the raw
- * response alone meanwhile (an end() before Fastify writes comes from
- * elsewhere, a timeout middleware say); once Fastify writes, it holds back the
- * end for what changed while a streamed payload was being sent.
- */
-const SAVING = Symbol('pselfastapise-async.saving');
-
-/**
- * Fastify. A reply sent with `reply.send()` is saved by the onSend hook and
- * sends the reply's headers; one that bypasses it (`reply.hijack()`, `@Sse()`,
- * a handler writing `reply.raw`) sends the raw response's headers and is
- * saved by the same guard as on Express. The cookie goes on both.
- */
-class FastifyResponse implements SessionResponse {
-  private readonly node: NodeResponse;
-
-  constructor(private readonly reply: FastifyReplyLike) {
-    this.node = new NodeResponse(reply.raw);
-  }
-
-  get headersSent(): boolean {
-    return this.reply.raw.headersSent;
-  }
-
-  setCookie(name: string, header: string): void {
-    if (!this.reply.sent) {
-      const existing = this.reply.getHeader('set-cookie');
-      this.reply.removeHeader('set-cookie');
-      this.reply.header('set-cookie', withCookie(existing, name, header));
-    }
-    this.node.setCookie(name, header);
-  }
-
-  guard(beforeHeaders: () => void, beforeEnd: () => Promise<void>, failureMessage: string): void {
-    this.node.guard(beforeHeaders, beforeEnd, failureMessage, () => this.reply[SAVING] === true);
-  }
-}
-
-/** The parts of a Fastify instance the library uses. */
-interface FastifyLike {
-  addHook(name: string, hook: (...args: never[]) => unknown): unknown;
-  [key: symbol]: unknown;
-}
-
-const HOOKED = Symbol.for('pselfastapise-async.fastifyHooks');
-
-/**
- * @internal Fastify hands handlers a request that does not know its reply, and
- * sends replies without going through Node's `end()` first: an onRequest hook
- * links the two, and an onSend hook saves the session before any reply goes
- * out (also for `@Res()` handlers and rejected guards).
- */
-export function registerFastifyHooks(
-  instance: FastifyLike,
-  commit: (request: object) => Promise<void>,
-  failureMessage: string,
-): void {
-  if (instance[HOOKED]) return;
-  instance[HOOKED] = true;
-  instance.addHook('onRequest', ((request: SessionRequest, reply: unknown, done: () => void) => {
-    request[REPLY] = reply;
-    (request.raw as SessionRequest)[REPLY] = reply;
-    done();
-  }) as never);
-  instance.addHook('onSend', (async (
-    request: object,
-    reply: FastifyReplyLike,
-    payload: unknown,
-  ) => {
-    reply[SAVING] = true;
-    try {
-      await commit(request);
-      return payload;
-    } catch {
-      reply.code(503);
-      for (const name of FAILED_RESPONSE_HEADERS) reply.removeHeader(name);
-      const cookieName = forgetSessionCookie(reply.raw);
-      if (cookieName !== undefined) {
-        const rest = withoutCookie(reply.getHeader('set-cookie'), cookieName);
-        reply.removeHeader('set-cookie');
-        if (rest.length > 0) reply.header('set-cookie', rest);
-      }
-      reply.header('content-type', 'application/json; charset=utf-8');
-      // A stream the 503 replaces is never read: release what it holds (a file).
-      (payload as { destroy?: () => void } | null)?.destroy?.();
-      return unavailableBody(failureMessage);
-    } finally {
-      reply[SAVING] = false;
-    }
-  }) as never);
 }

@@ -1,3 +1,4 @@
+import { setOwn } from './backends/session-backend.js';
 import { SessionValueError } from './session.errors.js';
 import { messages } from './session.messages.js';
 
@@ -110,17 +111,9 @@ function copy(walk: Walk, input: unknown, name: string | number): unknown {
   for (const key of Object.keys(value)) {
     path.push(key);
     const item = copy(walk, (value as Record<string, unknown>)[key], key);
-    if (key === '__proto__') {
-      // Plain assignment would set the copy's prototype instead of a property.
-      Object.defineProperty(out, key, {
-        value: item,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else {
-      out[key] = item;
-    }
+    // Plain assignment of "__proto__" would set the copy's prototype instead of a property.
+    if (key === '__proto__') setOwn(out, key, item);
+    else out[key] = item;
     path.pop();
   }
   open.pop();

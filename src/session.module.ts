@@ -9,7 +9,7 @@ import {
 import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { SessionBackend } from './backends/session-backend.js';
 import { SESSION_BACKEND, SESSION_OPTIONS } from './session.constants.js';
-import { registerFastifyHooks } from './session.http.js';
+import { registerFastifyHooks } from './session.fastify.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { messages } from './session.messages.js';
 import {

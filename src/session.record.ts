@@ -1,3 +1,5 @@
+import { newSessionId, storageKeyOf } from './session.signer.js';
+
 /**
  * @internal What the store knows of a session besides its data: kept in a
  * `WeakMap` keyed by the `Session`, so none of it is reachable from
@@ -31,4 +33,20 @@ export function recordOf(session: object): SessionRecord | undefined {
 export function setRecord(session: object, record: SessionRecord | undefined): void {
   if (record) records.set(session, record);
   else records.delete(session);
+}
+
+/** @internal Gives a new session its id (and storage key), not stored yet. */
+export function assignId(session: object): SessionRecord {
+  const id = newSessionId();
+  const record: SessionRecord = {
+    id,
+    storageKey: storageKeyOf(id),
+    stored: false,
+    createdAt: 0,
+    expiresAt: 0,
+    owner: undefined,
+    indexedAt: 0,
+  };
+  setRecord(session, record);
+  return record;
 }

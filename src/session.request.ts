@@ -3,10 +3,11 @@ import { readCookie, serializeCookie } from './session.cookie.js';
 import { unavailable } from './session.errors.js';
 import {
   cookieHeaderOf,
-  responseOf,
+  nodeResponseOf,
   type SessionRequest,
   type SessionResponse,
 } from './session.http.js';
+import { fastifyResponseOf } from './session.fastify.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionSigner } from './session.signer.js';
@@ -232,7 +233,7 @@ export class RequestSessions {
   }
 
   private responseFor(state: RequestState): SessionResponse | undefined {
-    return (state.response ??= responseOf(state.holder));
+    return (state.response ??= fastifyResponseOf(state.holder) ?? nodeResponseOf(state.holder));
   }
 }
 

@@ -17,7 +17,7 @@ import {
   type RecordMeta,
 } from './session.lifetime.js';
 import { messages } from './session.messages.js';
-import { recordOf, setRecord, type SessionRecord } from './session.record.js';
+import { assignId, recordOf, setRecord } from './session.record.js';
 import { newSessionId, storageKeyOf, type VerifiedCookie } from './session.signer.js';
 import type { UserIndex } from './session.user-index.js';
 import { isModified, Session, sessionInternals } from './session.js';
@@ -117,7 +117,7 @@ export class SessionStore {
     const empty = session.keys().length === 0;
     if (!record && !empty) {
       const now = Date.now();
-      const created = this.assignId(session);
+      const created = assignId(session);
       return { id: created.id, maxAge: ttlUntil(expiryOf(this.options, now, now), now) };
     }
     return record?.stored && empty ? 'clear' : undefined;
@@ -263,7 +263,7 @@ export class SessionStore {
         internals.saved(session);
         return undefined;
       }
-      record = this.assignId(session);
+      record = assignId(session);
     }
     const expiresAt = expiryOf(this.options, now, now);
     const ttl = ttlUntil(expiresAt, now);
@@ -275,21 +275,6 @@ export class SessionStore {
     Object.assign(record, { stored: true, createdAt: now, expiresAt, owner, indexedAt: now });
     internals.saved(session);
     return { id: record.id, maxAge: ttl };
-  }
-
-  private assignId(session: Session): SessionRecord {
-    const id = newSessionId();
-    const record: SessionRecord = {
-      id,
-      storageKey: storageKeyOf(id),
-      stored: false,
-      createdAt: 0,
-      expiresAt: 0,
-      owner: undefined,
-      indexedAt: 0,
-    };
-    setRecord(session, record);
-    return record;
   }
 
   /** Best-effort removal of an expired or unusable record, with its index entry when it names its user. */

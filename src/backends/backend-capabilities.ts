@@ -1,4 +1,4 @@
-import { META_KEY } from '../session.constants.js';
+import { metaOf } from '../session.lifetime.js';
 import {
   applyDelta,
   type IndexedSession,
@@ -92,14 +92,6 @@ export function capabilitiesOf(backend: SessionBackend): BackendCapabilities {
   };
 }
 
-/** True when `record` carries the module's metadata: a record the module wrote. */
-function isSessionRecord(record: SessionData): boolean {
-  const meta = record[META_KEY] as { c?: unknown; e?: unknown } | undefined;
-  return (
-    meta !== null && typeof meta === 'object' && Number.isFinite(meta.c) && Number.isFinite(meta.e)
-  );
-}
-
 /**
  * @internal Applies `delta` to the record under `key`; false when it is gone.
  * With `patch`, atomically. Without it, the record is re-read and the delta
@@ -116,7 +108,7 @@ export async function patchOrRewrite(
   const { backend, patch } = capabilities;
   if (patch) return patch.patch(key, delta, ttlSeconds);
   const current = await backend.read(key);
-  if (current === null || !isSessionRecord(current)) return false;
+  if (current === null || !metaOf(current)) return false;
   await backend.write(key, applyDelta(current, delta), ttlSeconds);
   return true;
 }
@@ -136,7 +128,7 @@ export async function moveOrCopy(
   const { backend, move } = capabilities;
   if (move) return move.move(oldKey, newKey, delta, ttlSeconds);
   const current = await backend.read(oldKey);
-  if (current === null || !isSessionRecord(current)) return false;
+  if (current === null || !metaOf(current)) return false;
   await backend.destroy(oldKey);
   await backend.write(newKey, applyDelta(current, delta), ttlSeconds);
   return true;

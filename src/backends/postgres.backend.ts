@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Pool, PoolConfig } from 'pg';
 import { messages } from '../session.messages.js';
-import { decode, deltaParams, encode } from './postgres.codec.js';
+import { decode, deltaParams, encode, seconds, type Applied } from './postgres.codec.js';
 import { PostgresConnection } from './postgres.connection.js';
-import { PostgresSql, PRUNE_BATCH, type Statement } from './postgres.sql.js';
+import { PostgresSql, PRUNE_BATCH } from './postgres.sql.js';
+import { PostgresStatements } from './postgres.statements.js';
 import {
   SessionBackend,
   type IndexedSession,
@@ -90,31 +90,15 @@ const DEFAULT_PRUNE_INTERVAL = 900;
  */
 export class PostgresBackend extends SessionBackend {
   private readonly logger = new Logger(PostgresBackend.name);
-  private readonly sql: PostgresSql;
-  private readonly statements: Readonly<Record<Statement, string>>;
-  /**
-   * Each statement runs prepared, under a name unique to its text (another
-   * backend on the same pool, with another table, gets other names): it is
-   * planned once per connection instead of on every call.
-   */
-  private readonly names: Readonly<Record<Statement, string>>;
+  private readonly statements: PostgresStatements;
   private readonly connection: PostgresConnection;
-  private readonly createTable: boolean;
-  private schemaReady: Promise<void> | undefined;
   private readonly pruner: NodeJS.Timeout | undefined;
   private pruning: Promise<number> | undefined;
 
   constructor(options: PostgresBackendOptions = {}) {
     super();
     // Names and numbers are checked first, so a bad option never leaves a pool open.
-    this.sql = new PostgresSql(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
-    this.statements = this.sql.statements();
-    this.names = Object.fromEntries(
-      Object.entries(this.statements).map(([statement, text]) => [
-        statement,
-        `pselfastapise_${statement}_${createHash('sha1').update(text).digest('hex').slice(0, 12)}`,
-      ]),
-    ) as Record<Statement, string>;
+    const sql = new PostgresSql(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
     const { createTable = true, pruneIntervalSeconds = DEFAULT_PRUNE_INTERVAL } = options;
     if (typeof createTable !== 'boolean') {
       throw new TypeError(messages.postgresOption('createTable', 'a boolean', createTable));
@@ -132,8 +116,8 @@ export class PostgresBackend extends SessionBackend {
         ),
       );
     }
-    this.createTable = createTable;
     this.connection = new PostgresConnection(options, this.logger);
+    this.statements = new PostgresStatements(sql, this.connection, createTable);
     if (pruneIntervalSeconds > 0) {
       this.pruner = setInterval(() => this.pruneInBackground(), pruneIntervalSeconds * 1000);
       this.pruner.unref();
@@ -158,26 +142,29 @@ export class PostgresBackend extends SessionBackend {
 
   /** The record, or null when missing or expired; an unreadable one is logged, removed and read as null. */
   async read(id: string): Promise<SessionData | null> {
-    return this.load(id, await this.query<{ data: string }>('read', [id]));
+    return this.load(id, await this.statements.run<{ data: string }>('read', [id]));
   }
 
   /** `read` and `touch` in one statement (UPDATE ... RETURNING). */
   override async readAndTouch(id: string, ttlSeconds: number): Promise<SessionData | null> {
-    const rows = await this.query<{ data: string }>('readAndTouch', [id, seconds(ttlSeconds)]);
+    const rows = await this.statements.run<{ data: string }>('readAndTouch', [
+      id,
+      seconds(ttlSeconds),
+    ]);
     return this.load(id, rows);
   }
 
   async write(id: string, data: SessionData, ttlSeconds: number): Promise<void> {
-    await this.query('write', [id, encode(data), seconds(ttlSeconds)]);
+    await this.statements.run('write', [id, encode(data), seconds(ttlSeconds)]);
   }
 
   /** Moves the expiry of a live record; the data is not rewritten. */
   override async touch(id: string, ttlSeconds: number): Promise<void> {
-    await this.query('touch', [id, seconds(ttlSeconds)]);
+    await this.statements.run('touch', [id, seconds(ttlSeconds)]);
   }
 
   async destroy(id: string): Promise<void> {
-    await this.query('destroy', [id]);
+    await this.statements.run('destroy', [id]);
   }
 
   /**
@@ -189,7 +176,7 @@ export class PostgresBackend extends SessionBackend {
    */
   override async patch(id: string, delta: SessionDelta, ttlSeconds: number): Promise<boolean> {
     const params = [id, seconds(ttlSeconds), ...deltaParams(delta)];
-    return this.applied(id, await this.query<Applied>('patch', params));
+    return this.applied(id, await this.statements.run<Applied>('patch', params));
   }
 
   /**
@@ -204,12 +191,12 @@ export class PostgresBackend extends SessionBackend {
     ttlSeconds: number,
   ): Promise<boolean> {
     const params = [oldId, seconds(ttlSeconds), ...deltaParams(delta), newId];
-    return this.applied(oldId, await this.query<Applied>('move', params));
+    return this.applied(oldId, await this.statements.run<Applied>('move', params));
   }
 
   /** Removes every row of this backend's two tables (and nothing else). */
   async clear(): Promise<void> {
-    await this.query('clear');
+    await this.statements.run('clear');
   }
 
   /**
@@ -223,11 +210,11 @@ export class PostgresBackend extends SessionBackend {
     createdAt: number,
     ttlSeconds: number,
   ): Promise<void> {
-    await this.query('indexAdd', [owner, id, createdAt, seconds(ttlSeconds)]);
+    await this.statements.run('indexAdd', [owner, id, createdAt, seconds(ttlSeconds)]);
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {
-    await this.query('indexRemove', [owner, id]);
+    await this.statements.run('indexRemove', [owner, id]);
   }
 
   /**
@@ -236,7 +223,7 @@ export class PostgresBackend extends SessionBackend {
    * place: the module indexes a session just before writing it).
    */
   override async indexList(owner: string): Promise<IndexedSession[]> {
-    const rows = await this.query<{ id: string; created_at: number; expires_at: number }>(
+    const rows = await this.statements.run<{ id: string; created_at: number; expires_at: number }>(
       'indexList',
       [owner],
     );
@@ -250,7 +237,7 @@ export class PostgresBackend extends SessionBackend {
   /** Ends sessions `ids` of `owner` and drops their entries, in one statement. */
   override async indexDestroy(owner: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.query('indexDestroy', [owner, [...ids]]);
+    await this.statements.run('indexDestroy', [owner, [...ids]]);
   }
 
   /**
@@ -263,9 +250,11 @@ export class PostgresBackend extends SessionBackend {
   async prune(): Promise<number> {
     let total = 0;
     for (;;) {
-      const [result] = await this.query<{ held: boolean; sessions: number; entries: number }>(
-        'prune',
-      );
+      const [result] = await this.statements.run<{
+        held: boolean;
+        sessions: number;
+        entries: number;
+      }>('prune');
       if (!result.held) return total;
       total += result.sessions;
       if (result.sessions < PRUNE_BATCH && result.entries < PRUNE_BATCH) return total;
@@ -277,41 +266,6 @@ export class PostgresBackend extends SessionBackend {
     clearInterval(this.pruner);
     await this.pruning;
     await this.connection.close();
-  }
-
-  /** One statement, once the tables exist (created on first use unless `createTable` is false). */
-  private async query<R extends object = object>(
-    statement: Statement,
-    values?: unknown[],
-  ): Promise<R[]> {
-    try {
-      if (this.createTable) await this.ensureTables();
-      const text = this.statements[statement];
-      return await this.connection.query<R>(text, values, this.names[statement]);
-    } catch (error) {
-      // 42P01: undefined_table.
-      const { code } = error as { code?: string };
-      if (code === '42P01') {
-        throw new Error(messages.postgresNoTable(this.sql.sessions), { cause: error });
-      }
-      // 42703: undefined_column: a table of that name, made by something else.
-      if (code === '42703') {
-        throw new Error(messages.postgresForeignTable(this.sql.sessions), { cause: error });
-      }
-      throw error;
-    }
-  }
-
-  /** Creates the tables once; a failed attempt (PostgreSQL down) is retried by the next call. */
-  private ensureTables(): Promise<void> {
-    this.schemaReady ??= this.connection.query(this.sql.createSql()).then(
-      () => undefined,
-      (error: unknown) => {
-        this.schemaReady = undefined;
-        throw error;
-      },
-    );
-    return this.schemaReady;
   }
 
   private pruneInBackground(): void {
@@ -332,7 +286,7 @@ export class PostgresBackend extends SessionBackend {
     const data = decode(rows[0].data);
     if (data !== undefined) return data;
     this.logger.warn(messages.corruptRecord(id));
-    await this.query('removeUnreadable', [id, rows[0].data]);
+    await this.statements.run('removeUnreadable', [id, rows[0].data]);
     return null;
   }
 
@@ -340,17 +294,4 @@ export class PostgresBackend extends SessionBackend {
     if (result.unreadable) this.logger.warn(messages.corruptRecord(id));
     return result.done;
   }
-}
-
-interface Applied {
-  done: boolean;
-  unreadable: boolean;
-}
-
-/** A TTL as the statements take it: finite seconds, at least a millisecond. */
-function seconds(ttlSeconds: number): number {
-  if (!Number.isFinite(ttlSeconds)) {
-    throw new RangeError(messages.postgresOption('ttlSeconds', 'a finite number', ttlSeconds));
-  }
-  return Math.max(0.001, ttlSeconds);
 }

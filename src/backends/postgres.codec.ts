@@ -1,3 +1,4 @@
+import { messages } from '../session.messages.js';
 import type { SessionData, SessionDelta } from './session-backend.js';
 
 /**
@@ -92,4 +93,18 @@ function isMember(value: unknown): value is [number, string] {
     typeof value[0] === 'number' &&
     typeof value[1] === 'string'
   );
+}
+
+/** @internal What `patch` and `move` report: applied, and whether the row was unreadable. */
+export interface Applied {
+  done: boolean;
+  unreadable: boolean;
+}
+
+/** @internal A TTL as the statements take it: finite seconds, at least a millisecond. */
+export function seconds(ttlSeconds: number): number {
+  if (!Number.isFinite(ttlSeconds)) {
+    throw new RangeError(messages.postgresOption('ttlSeconds', 'a finite number', ttlSeconds));
+  }
+  return Math.max(0.001, ttlSeconds);
 }

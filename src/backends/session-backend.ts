@@ -151,15 +151,21 @@ export abstract class SessionBackend {
  */
 export function applyDelta(record: SessionData, delta: SessionDelta): SessionData {
   for (const name of delta.unset) delete record[name];
-  for (const name of Object.keys(delta.set)) {
-    Object.defineProperty(record, name, {
-      value: delta.set[name],
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    });
-  }
+  for (const name of Object.keys(delta.set)) setOwn(record, name, delta.set[name]);
   return record;
+}
+
+/**
+ * @internal Sets an own property, also for the name "__proto__" (plain
+ * assignment would change the object's prototype instead).
+ */
+export function setOwn(target: object, name: string, value: unknown): void {
+  Object.defineProperty(target, name, {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
 }
 
 /**

@@ -11,6 +11,7 @@ const sources = [
   'backends/postgres.connection.ts',
   'backends/postgres.loader.ts',
   'backends/postgres.sql.ts',
+  'backends/postgres.statements.ts',
   'backends/session-backend.ts',
   'session.constants.ts',
   'session.messages.ts',
