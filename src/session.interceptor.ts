@@ -1,9 +1,11 @@
 import {
   Injectable,
+  Optional,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { catchError, concat, defer, EMPTY, from, ignoreElements, mergeMap, Observable } from 'rxjs';
 import { handlerSendsResponse } from './session.route-args.js';
 import { SessionService } from './session.service.js';
@@ -12,14 +14,26 @@ import { SessionService } from './session.service.js';
  * Loads the request's session before the handler and saves it after, before
  * the response is sent, also when the handler throws (the exception still
  * reaches the client) and when it writes the response itself with `@Res()`.
- * `SessionModule` registers it globally; it is exported for apps that would
- * rather bind it with `@UseInterceptors()`. Non-HTTP contexts pass through.
+ * `@Session()` binds it to the handler that takes it; `SessionModule`
+ * registers it globally with `loadOnEveryRoute: true`. It is exported for
+ * apps that bind it themselves with `@UseInterceptors()`. Non-HTTP contexts
+ * pass through.
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
   private readonly writesResponse = new WeakMap<object, boolean>();
+  private service?: SessionService;
 
-  constructor(private readonly sessions: SessionService) {}
+  /**
+   * Bound by `@Session()`, Nest builds it in the controller's module, which
+   * may not import `SessionModule`: the service is then found in the app.
+   */
+  constructor(
+    @Optional() sessions?: SessionService,
+    @Optional() private readonly moduleRef?: ModuleRef,
+  ) {
+    this.service = sessions;
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
@@ -47,6 +61,10 @@ export class SessionInterceptor implements NestInterceptor {
       }),
       catchError((error: unknown) => commit().then(() => Promise.reject(error))),
     );
+  }
+
+  private get sessions(): SessionService {
+    return (this.service ??= this.moduleRef!.get(SessionService, { strict: false }));
   }
 
   /** True when the handler sends the response itself (`@Res()`, `@Next()`). */

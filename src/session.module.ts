@@ -26,9 +26,10 @@ import { SessionService } from './session.service.js';
  * `forRootAsync()` builds them from other providers (`useFactory` + `inject`,
  * `useClass`, `useExisting`, `imports`). Either way the module provides
  * `SESSION_BACKEND` (also injectable as the `SessionBackend` class),
- * `SESSION_OPTIONS`, `SessionService`, and registers
- * `SessionInterceptor` globally. `isGlobal: true` makes its exports visible
- * everywhere.
+ * `SESSION_OPTIONS`, `SessionService`, and `SessionInterceptor`, which
+ * `@Session()` binds to the handlers that take it (or which runs on every
+ * route with `loadOnEveryRoute: true`). `isGlobal: true` makes its exports
+ * visible everywhere.
  *
  * @example
  * SessionModule.forRootAsync({
@@ -51,7 +52,14 @@ import { SessionService } from './session.service.js';
     },
     SessionService,
     SessionInterceptor,
-    { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
+    {
+      // Global only with `loadOnEveryRoute`; otherwise `@Session()` binds the
+      // interceptor to its own handler, and Nest skips the null.
+      provide: APP_INTERCEPTOR,
+      useFactory: (options: ResolvedSessionOptions, interceptor: SessionInterceptor) =>
+        options.loadOnEveryRoute ? interceptor : null,
+      inject: [SESSION_OPTIONS, SessionInterceptor],
+    },
   ],
   exports: [SESSION_OPTIONS, SESSION_BACKEND, SessionService, SessionInterceptor],
 })

@@ -28,6 +28,7 @@ describe('resolveSessionOptions', () => {
       cookieName: 'session',
       cookieHttpsOnly: false,
       cookie: { path: '/', httpOnly: true, sameSite: 'lax', domain: undefined },
+      loadOnEveryRoute: false,
     });
     expect(options.backend).toBeInstanceOf(MemoryBackend);
   });
@@ -43,8 +44,10 @@ describe('resolveSessionOptions', () => {
       cookieName: 'sid',
       cookieHttpsOnly: true,
       cookie: { path: '/app', domain: 'example.com', httpOnly: false, sameSite: 'strict' },
+      loadOnEveryRoute: true,
     });
     expect(options.backend).toBe(backend);
+    expect(options.loadOnEveryRoute).toBe(true);
     expect(options.secretKeys).toEqual([SECRET, 'o'.repeat(40)]);
     expect(options.cookie).toEqual({
       path: '/app',
@@ -65,6 +68,7 @@ describe('resolveSessionOptions', () => {
     ['infinite maxAge', { maxAge: Infinity }, /`maxAge`/],
     ['absoluteTimeout 0', { absoluteTimeout: 0 }, /`absoluteTimeout`/],
     ['rolling not a boolean', { rolling: 'yes' }, /`rolling`/],
+    ['loadOnEveryRoute not a boolean', { loadOnEveryRoute: 'yes' }, /`loadOnEveryRoute`/],
     ['cookieHttpsOnly not a boolean', { cookieHttpsOnly: 1 }, /`cookieHttpsOnly`/],
     ['cookieName with a space', { cookieName: 'my session' }, /`cookieName`/],
     ['cookieName with ;', { cookieName: 'a;b' }, /`cookieName`/],

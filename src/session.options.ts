@@ -61,6 +61,16 @@ export interface SessionModuleOptions {
    * everywhere"). Needs a backend with the user-index capability. Default: none.
    */
   userKey?: string;
+  /**
+   * Load the session before every route's handler, not only those that take
+   * `@Session()`. Default `false`: `@Session()` binds `SessionInterceptor` to
+   * its own handler, so routes that don't use the session pay nothing. Set it
+   * to `true` when handlers read `request.session` through `@Req()` without
+   * `@Session()` (each route then pays for Nest's interceptor and the load).
+   * Guards and middleware load it themselves either way
+   * (`SessionService.load`).
+   */
+  loadOnEveryRoute?: boolean;
 }
 
 /** The options after defaults are merged and validated: what `SESSION_OPTIONS` injects. */
@@ -74,6 +84,7 @@ export interface ResolvedSessionOptions {
   readonly cookieHttpsOnly: boolean;
   readonly cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
   readonly userKey: string | undefined;
+  readonly loadOnEveryRoute: boolean;
 }
 
 const SAME_SITE: readonly string[] = ['lax', 'strict', 'none'];
@@ -113,6 +124,8 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   }
   const rolling = options.rolling ?? false;
   assertBoolean('rolling', rolling);
+  const loadOnEveryRoute = options.loadOnEveryRoute ?? false;
+  assertBoolean('loadOnEveryRoute', loadOnEveryRoute);
   const cookieHttpsOnly = options.cookieHttpsOnly ?? false;
   assertBoolean('cookieHttpsOnly', cookieHttpsOnly);
   const cookieName = options.cookieName ?? DEFAULT_COOKIE_NAME;
@@ -150,6 +163,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     cookieHttpsOnly,
     cookie,
     userKey,
+    loadOnEveryRoute,
   };
 }
 
