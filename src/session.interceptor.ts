@@ -6,7 +6,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { catchError, concat, defer, EMPTY, from, ignoreElements, mergeMap, Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import { handlerSendsResponse } from './session.route-args.js';
 import { SessionService } from './session.service.js';
 
@@ -43,24 +43,38 @@ export class SessionInterceptor implements NestInterceptor {
     // its first change, before the response goes out, so requests that never
     // touch their session pay nothing more here.
     if (this.sessions.loadNow(request)) return next.handle();
-    if (!this.handlerWritesResponse(context)) this.sessions.manage(request);
-    const commit = () => this.sessions.commit(request);
-    return from(this.sessions.load(request)).pipe(
-      mergeMap(() => {
-        let emitted = false;
-        return concat(
-          next.handle().pipe(
-            mergeMap((value) => {
-              emitted = true;
-              return commit().then(() => value);
-            }),
-          ),
-          // A handler whose observable completes without a value saves too.
-          defer(() => (emitted ? EMPTY : from(commit()).pipe(ignoreElements()))),
+    const sessions = this.sessions;
+    if (!this.handlerWritesResponse(context)) sessions.manage(request);
+    // One hand-written Observable rather than an operator chain: it runs on
+    // every request that reads its session. Each value waits for the save;
+    // a handler that completes without a value, or throws, saves too.
+    return new Observable((subscriber) => {
+      let handled: Subscription | undefined;
+      let saved: Promise<unknown> = Promise.resolve();
+      let emitted = false;
+      const fail = (error: unknown) =>
+        void sessions.commit(request).then(
+          () => subscriber.error(error),
+          (failure: unknown) => subscriber.error(failure),
         );
-      }),
-      catchError((error: unknown) => commit().then(() => Promise.reject(error))),
-    );
+      sessions.load(request).then(() => {
+        if (subscriber.closed) return;
+        handled = next.handle().subscribe({
+          next: (value) => {
+            emitted = true;
+            saved = saved.then(() => sessions.commit(request)).then(() => subscriber.next(value));
+            saved.catch(fail);
+          },
+          error: fail,
+          complete: () => {
+            saved
+              .then(() => (emitted ? undefined : sessions.commit(request)))
+              .then(() => subscriber.complete(), fail);
+          },
+        });
+      }, fail);
+      return () => handled?.unsubscribe();
+    });
   }
 
   private get sessions(): SessionService {
