@@ -73,8 +73,8 @@ export class SessionStore {
       await this.discard(storageKey, record);
       return new Session();
     }
-    const data: Record<string, unknown> = { ...record };
-    delete data[META_KEY];
+    // A rest copy rather than `delete`, which would leave V8 a slow dictionary object.
+    const { [META_KEY]: _meta, ...data } = record as Record<string, unknown>;
     const session = new Session(data);
     const owner = this.index.ownerOf(data);
     const expiresAt = rolling ? expiryOf(this.options, meta.c, now) : meta.e;

@@ -1,6 +1,12 @@
 // The contenders of `npm run bench`, shared by the app entry and the driver
-// (the driver reads the compiled copy).
+// (the driver reads the compiled copy). A variant is one more entry: `options`
+// go to SessionModule.forRoot as they are, `workloads` limits what it is
+// measured on, and `baseline` names the express-session contender its CPU and
+// req/s ratios (and targets) are taken against.
 export type ContenderKind = 'bare' | 'express-session' | 'ours';
+
+export const WORKLOADS = ['/none', '/read', '/write', '/login'] as const;
+export type Workload = (typeof WORKLOADS)[number];
 
 export interface Contender {
   kind: ContenderKind;
@@ -9,15 +15,29 @@ export interface Contender {
   label: string;
   /** The express-session contender this one is compared with. */
   baseline?: string;
+  /** Extra SessionModule options (ours only). */
+  options?: Record<string, unknown>;
+  /** What it is measured on; default every workload (bare: `/none` only). */
+  workloads?: readonly Workload[];
 }
 
+/** `/none` is the same code path with or without rolling: measured once per store. */
+const SESSION_WORKLOADS = ['/read', '/write', '/login'] as const;
+
 export const CONTENDERS = {
-  bare: { kind: 'bare', store: 'none', rolling: false, label: 'Nest, no sessions' },
+  bare: {
+    kind: 'bare',
+    store: 'none',
+    rolling: false,
+    label: 'Nest, no sessions',
+    workloads: ['/none'],
+  },
   'bare-interceptor': {
     kind: 'bare',
     store: 'none',
     rolling: false,
     label: 'Nest, no sessions, one no-op global interceptor',
+    workloads: ['/none'],
   },
   'es-memory': {
     kind: 'express-session',
@@ -36,12 +56,14 @@ export const CONTENDERS = {
     store: 'redis',
     rolling: true,
     label: 'express-session + connect-redis, rolling',
+    workloads: SESSION_WORKLOADS,
   },
   'es-pg': {
     kind: 'express-session',
     store: 'postgres',
     rolling: false,
     label: 'express-session + connect-pg-simple',
+    workloads: SESSION_WORKLOADS,
   },
   'ours-memory': {
     kind: 'ours',
@@ -63,6 +85,7 @@ export const CONTENDERS = {
     rolling: true,
     label: 'ours, RedisBackend, rolling',
     baseline: 'es-redis-rolling',
+    workloads: SESSION_WORKLOADS,
   },
   'ours-pg': {
     kind: 'ours',
@@ -70,6 +93,7 @@ export const CONTENDERS = {
     rolling: false,
     label: 'ours, PostgresBackend',
     baseline: 'es-pg',
+    workloads: SESSION_WORKLOADS,
   },
 } satisfies Record<string, Contender>;
 
