@@ -29,7 +29,13 @@ function setup(
 ) {
   now = T0;
   logger.warn.mockClear();
-  const lifetime = { maxAge: 60, rolling: false, absoluteTimeout: undefined, ...options };
+  const lifetime = {
+    maxAge: 60,
+    rolling: false,
+    absoluteTimeout: undefined,
+    touchAfter: 0,
+    ...options,
+  };
   const capabilities = capabilitiesOf(backend);
   const log = logger as unknown as Logger;
   const index = new UserIndex(options.userKey, lifetime.maxAge, capabilities, log);
