@@ -37,10 +37,13 @@ class ApiController {
     @Session() session: Session,
     @Res({ passthrough: true }) res: { header(name: string, value: string): unknown },
     @Query('user') user = 'alice',
+    @Query('expose') expose = 'X-Request-Id',
+    @Query('note') note?: string,
   ) {
-    res.header('Access-Control-Expose-Headers', 'X-Request-Id');
+    res.header('Access-Control-Expose-Headers', expose);
     session.set('user', user);
     await this.sessions.regenerate(req);
+    if (note) session.set('note', note);
     return { ok: true };
   }
 
@@ -203,6 +206,39 @@ describe('transport: header', () => {
     expect(token).toBeDefined();
     expect(idOf(token)).not.toBe(stranger);
     expect(await backend.read(storageKey(stranger))).toBeNull();
+  });
+});
+
+describe('transport: header, when the store fails', () => {
+  it('answers 503 without the session header (the CORS list is kept)', async () => {
+    const backend = instrument(new MemoryBackend(), { fail: ['write'] });
+    const { app, server } = await boot({ transport: 'header' }, backend);
+    try {
+      const response = await request(server as never)
+        .get('/set?value=1')
+        .expect(503);
+      expect(response.headers[HEADER]).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('lists the header once when CORS already lists it, or lists everything', async () => {
+    const { app, server } = await boot({ transport: 'header' });
+    try {
+      for (const [given, expected] of [
+        ['X-Session-Token', 'X-Session-Token'],
+        ['*', '*'],
+        ['a, b', `a, b, ${HEADER}`],
+      ]) {
+        const response = await request(server as never)
+          .get(`/login?expose=${encodeURIComponent(given)}`)
+          .expect(200);
+        expect(response.headers['access-control-expose-headers']).toBe(expected);
+      }
+    } finally {
+      await app.close();
+    }
   });
 });
 
