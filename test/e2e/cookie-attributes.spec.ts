@@ -77,7 +77,9 @@ describe('cookie.partitioned and cookie.priority', () => {
     ['an unknown priority', { cookie: { priority: 'urgent' } }, /`cookie.priority`/],
   ])('refuses to start with %s', async (_name, options, message) => {
     const boot = createApp({
-      imports: [SessionModule.forRoot({ secretKey: SECRET, ...(options as SessionModuleOptions) })],
+      imports: [
+        SessionModule.forRoot({ secretKey: SECRET, ...(options as Partial<SessionModuleOptions>) }),
+      ],
       controllers: [CartController],
     });
     await expect(boot).rejects.toThrow(SessionOptionsError);
