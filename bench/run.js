@@ -15,6 +15,8 @@
 //                        (a checkout with dist/ built, e.g. a git worktree of
 //                        an older commit), as `<name>@before`, in the same rounds
 //   --no-build           reuse dist/ and .bench/
+//   --from-results FILE  measure nothing: write BENCHMARKS.md and the chart
+//                        from a .bench/results-*.json an earlier run saved
 //   --no-write           don't write BENCHMARKS.md (--quick never writes it)
 //   --profile NAME       instead of the table: run contender NAME under
 //                        `node --cpu-prof` (on --system, default nest12-esm),
@@ -112,6 +114,7 @@ function parseArgs(argv) {
     else if (arg === '--systems') out.systems = value().split(',');
     else if (arg === '--system') out.system = value();
     else if (arg === '--before') out.before = resolve(value());
+    else if (arg === '--from-results') out.fromResults = resolve(value());
     else if (arg === '--profile') out.profile = value();
     else if (arg === '--workload') out.workload = value();
     else throw new Error(`unknown option ${arg}`);
@@ -606,7 +609,28 @@ async function profile(CONTENDERS, WORKLOADS, pin) {
   });
 }
 
+/** BENCHMARKS.md and docs/benchmarks.svg from one run's rows. */
+function writeReport({ rows, host, args: runArgs, command, CONTENDERS }) {
+  const targets = evaluateTargets(rows);
+  const file = join(ROOT, 'BENCHMARKS.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  mkdirSync(join(ROOT, 'docs'), { recursive: true });
+  writeFileSync(join(ROOT, 'docs', 'benchmarks.svg'), chartSvg(rows, SYSTEMS, CONTENDERS));
+  writeFileSync(
+    file,
+    markdownReport({ rows, targets, host, args: runArgs, command, previous, CONTENDERS, SYSTEMS }),
+  );
+  log('wrote BENCHMARKS.md and docs/benchmarks.svg');
+}
+
 async function main() {
+  if (args.fromResults) {
+    const saved = JSON.parse(readFileSync(args.fromResults, 'utf8'));
+    const { CONTENDERS } = await import(
+      join(appDir('nest12-esm', 'current'), 'apps', 'contenders.js')
+    );
+    return writeReport({ command: 'npm run bench', ...saved, CONTENDERS });
+  }
   const systems = args.profile ? [args.system ?? 'nest12-esm'] : args.systems;
   if (args.build) {
     build();
@@ -642,19 +666,9 @@ async function main() {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(
     join(BENCH, `results-${stamp}.json`),
-    JSON.stringify({ args, host, samples, rows }, null, 2),
+    JSON.stringify({ args, host, command, samples, rows }, null, 2),
   );
-  if (args.write) {
-    const file = join(ROOT, 'BENCHMARKS.md');
-    const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    writeFileSync(join(ROOT, 'docs', 'benchmarks.svg'), chartSvg(rows, SYSTEMS, CONTENDERS));
-    writeFileSync(
-      file,
-      markdownReport({ rows, targets, host, args, command, previous, CONTENDERS, SYSTEMS }),
-    );
-    log('wrote BENCHMARKS.md and docs/benchmarks.svg');
-  }
+  if (args.write) writeReport({ rows, host, args, command, CONTENDERS });
 }
 
 main().catch((error) => {
