@@ -7,9 +7,12 @@ export {
   type ResolvedSessionOptions,
   type SessionCookieOptions,
   type SessionModuleOptions,
+  type SessionLimitPolicy,
   type SessionSameSite,
 } from './session.options.js';
-export { SessionOptionsError, SessionValueError } from './session.errors.js';
+export { SessionLimitError, SessionOptionsError, SessionValueError } from './session.errors.js';
+export { type SessionEndReason, type SessionEvent } from './session.events.js';
+export { type UserSession } from './session.service.js';
 export { storageKeyOf } from './session.signer.js';
 export {
   MemoryBackend,
@@ -17,8 +20,13 @@ export {
   type MemoryBackendOptions,
   type MoveCapability,
   type PatchCapability,
+  type IndexedSession,
+  type IndexEntryDetails,
+  type LimitedAdd,
   type ReadAndTouchCapability,
   type SessionData,
   type SessionDelta,
+  type SessionLimit,
+  type SessionLimitCapability,
   type UserIndexCapability,
 } from './backends/index.js';

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { MemoryBackend } from './backends/memory.backend.js';
-import { hasUserIndex } from './backends/backend-capabilities.js';
+import { hasSessionLimit, hasUserIndex } from './backends/backend-capabilities.js';
 import { isSessionBackend, type SessionBackend } from './backends/session-backend.js';
 import { DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE, META_KEY } from './session.constants.js';
 import { SessionOptionsError } from './session.errors.js';
@@ -61,7 +61,35 @@ export interface SessionModuleOptions {
    * everywhere"). Needs a backend with the user-index capability. Default: none.
    */
   userKey?: string;
+  /**
+   * What `listSessions` reports about each session besides its times: called
+   * with the request when a session is created or regenerated for a user
+   * (with `userKey`), it returns a plain object of JSON values, such as the
+   * user agent and `request.ip`. Kept with the user-index entry, never with
+   * the session id; at most 1 KiB of JSON (a larger description, one that
+   * throws, or one that is not a plain JSON object is left out with a logged
+   * warning: the session is saved all the same). Default: none.
+   *
+   * @example
+   * describe: (req: Request) => ({ userAgent: req.headers['user-agent'] ?? '', ip: req.ip })
+   */
+  describe?(request: object): Record<string, unknown>;
+  /**
+   * At most this many live sessions per user (a positive integer; needs
+   * `userKey`). A save that would give a user one more (a login) applies
+   * `onLimit`, atomically with indexing the session. Default: no limit.
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * With `maxSessionsPerUser`: `'evict-oldest'` (default) ends the user's
+   * least recently seen sessions to make room; `'reject'` fails the login's
+   * save with a `SessionLimitError` (an HTTP 409 unless caught).
+   */
+  onLimit?: SessionLimitPolicy;
 }
+
+/** What a login past `maxSessionsPerUser` does: see `onLimit`. */
+export type SessionLimitPolicy = 'evict-oldest' | 'reject';
 
 /** The options after defaults are merged and validated: what `SESSION_OPTIONS` injects. */
 export interface ResolvedSessionOptions {
@@ -74,6 +102,9 @@ export interface ResolvedSessionOptions {
   readonly cookieHttpsOnly: boolean;
   readonly cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
   readonly userKey: string | undefined;
+  readonly describe: ((request: object) => Record<string, unknown>) | undefined;
+  readonly maxSessionsPerUser: number | undefined;
+  readonly onLimit: SessionLimitPolicy;
 }
 
 const SAME_SITE: readonly string[] = ['lax', 'strict', 'none'];
@@ -140,6 +171,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   }
   const cookie = resolveCookie(options.cookie, cookieHttpsOnly);
   assertCookiePrefix(cookieName, cookieHttpsOnly, cookie);
+  const { describe, maxSessionsPerUser, onLimit } = resolveUserOptions(options, backend);
   return {
     secretKeys,
     backend,
@@ -150,7 +182,52 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     cookieHttpsOnly,
     cookie,
     userKey,
+    describe,
+    maxSessionsPerUser,
+    onLimit,
   };
+}
+
+/** `describe`, `maxSessionsPerUser` and `onLimit`: each needs `userKey`. */
+function resolveUserOptions(
+  options: SessionModuleOptions,
+  backend: SessionBackend,
+): Pick<ResolvedSessionOptions, 'describe' | 'maxSessionsPerUser' | 'onLimit'> {
+  const { describe, maxSessionsPerUser, userKey } = options;
+  const onLimit = options.onLimit ?? 'evict-oldest';
+  if (describe !== undefined && typeof describe !== 'function') {
+    throw new SessionOptionsError(
+      messages.invalidOption('describe', 'a function (request) => object', describe),
+    );
+  }
+  if (
+    maxSessionsPerUser !== undefined &&
+    (typeof maxSessionsPerUser !== 'number' ||
+      !Number.isSafeInteger(maxSessionsPerUser) ||
+      maxSessionsPerUser < 1)
+  ) {
+    throw new SessionOptionsError(
+      messages.invalidOption('maxSessionsPerUser', 'a positive integer', maxSessionsPerUser),
+    );
+  }
+  if (onLimit !== 'evict-oldest' && onLimit !== 'reject') {
+    throw new SessionOptionsError(
+      messages.invalidOption('onLimit', "'evict-oldest' or 'reject'", onLimit),
+    );
+  }
+  for (const [name, value] of [
+    ['describe', describe],
+    ['maxSessionsPerUser', maxSessionsPerUser],
+    ['onLimit', options.onLimit],
+  ] as const) {
+    if (value !== undefined && userKey === undefined) {
+      throw new SessionOptionsError(messages.needsUserKey(name));
+    }
+  }
+  if (maxSessionsPerUser !== undefined && !hasSessionLimit(backend)) {
+    throw new SessionOptionsError(messages.noSessionLimit(backend));
+  }
+  return { describe, maxSessionsPerUser, onLimit };
 }
 
 function resolveSecretKeys(secretKey: unknown): string[] {

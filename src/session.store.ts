@@ -19,6 +19,8 @@ import {
 import { messages } from './session.messages.js';
 import { assignId, recordOf, setRecord } from './session.record.js';
 import { newSessionId, storageKeyOf, type VerifiedCookie } from './session.signer.js';
+import type { Describer } from './session.describe.js';
+import type { SessionEndReason, SessionEvents } from './session.events.js';
 import type { UserIndex } from './session.user-index.js';
 import { isModified, Session, sessionInternals } from './session.js';
 
@@ -50,6 +52,7 @@ export class SessionStore {
     private readonly capabilities: BackendCapabilities,
     private readonly index: UserIndex,
     private readonly logger: Logger,
+    private readonly extras: { describer?: Describer; events?: SessionEvents } = {},
   ) {}
 
   /**
@@ -65,12 +68,17 @@ export class SessionStore {
     const record = touching
       ? await readAndTouch.readAndTouch(storageKey, maxAge)
       : await backend.read(storageKey);
-    if (record === null) return new Session();
+    if (record === null) {
+      this.extras.events?.emit('expired', storageKey);
+      return new Session();
+    }
     const now = Date.now();
     const meta = metaOf(record);
     if (!meta) this.logger.warn(messages.corruptRecord(storageKey));
     if (!meta || isExpired(this.options, this.capabilities.nativeTouch, meta, now)) {
-      await this.discard(storageKey, record);
+      const removed = await this.discard(storageKey, record);
+      if (meta && removed)
+        this.extras.events?.emit('expired', storageKey, this.index.userOf(record));
       return new Session();
     }
     const data: Record<string, unknown> = { ...record };
@@ -87,7 +95,11 @@ export class SessionStore {
       owner,
       indexedAt: meta.i ?? 0,
     });
-    pending.refresh = owner !== undefined && this.index.stale(meta.i ?? 0, now);
+    // The entry is due for a refresh, or (rolling: each request extends the
+    // session) for a new lastSeenAt.
+    pending.refresh =
+      owner !== undefined &&
+      (this.index.stale(meta.i ?? 0, now) || (rolling && this.index.seenDue(meta.i ?? 0, now)));
     // readAndTouch extended the record by maxAge; near absoluteTimeout that is
     // too far, and the save step shortens it again.
     pending.touch = rolling && (!touching || ttlUntil(expiresAt, now) < maxAge);
@@ -126,19 +138,22 @@ export class SessionStore {
   /**
    * Saves what changed (and what `pending` owes). `headersSent`: a new
    * session's cookie could no longer be sent, so it is not stored.
+   * `request` is what the `describe` option is given for a new index entry.
    */
   async save(
     session: Session,
     pending: Pending,
     headersSent: boolean,
+    request?: object,
   ): Promise<CookieChange | undefined> {
     const record = recordOf(session);
     const now = Date.now();
-    if (!record?.stored) return this.create(session, headersSent, now);
+    if (!record?.stored) return this.create(session, headersSent, now, request);
     const { storageKey: key } = record;
     const modified = isModified(session);
     if (modified && session.keys().length === 0) {
       await this.index.end(record.owner, [key]);
+      this.ended(key, internals.data(session), 'cleared');
       internals.reset(session);
       return 'clear';
     }
@@ -161,8 +176,17 @@ export class SessionStore {
     const owner = this.index.ownerOf(internals.data(session));
     const reindex =
       owner !== undefined &&
-      (owner !== record.owner || pending.refresh || this.index.stale(record.indexedAt, now));
-    if (reindex) await this.index.add(owner, key, record.createdAt);
+      (owner !== record.owner ||
+        pending.refresh ||
+        this.index.seenDue(record.indexedAt, now) ||
+        this.index.stale(record.indexedAt, now));
+    if (reindex && owner !== record.owner) {
+      // Now this user's: a new entry, as at a login.
+      const info = this.extras.describer?.describeRequest(request, record.id);
+      this.evicted(await this.index.enter(owner, key, record.createdAt, info), session);
+    } else if (reindex) {
+      await this.index.add(owner, key, record.createdAt);
+    }
     const indexedAt = reindex ? now : record.indexedAt;
     const meta = { c: record.createdAt, e: expiresAt, i: owner ? indexedAt : undefined };
     const applied = await patchOrRewrite(this.capabilities, key, deltaOf(session, meta), ttl);
@@ -190,10 +214,13 @@ export class SessionStore {
    * time. A stored session moves only if its record still exists; when it
    * is gone, the session becomes new and empty and nothing is stored.
    */
-  async regenerate(session: Session): Promise<CookieChange | undefined> {
+  async regenerate(session: Session, request?: object): Promise<CookieChange | undefined> {
     const old = recordOf(session)?.stored ? recordOf(session) : undefined;
     if (session.keys().length === 0) {
-      if (old) await this.index.end(old.owner, [old.storageKey]);
+      if (old) {
+        await this.index.end(old.owner, [old.storageKey]);
+        this.ended(old.storageKey, internals.data(session), 'cleared');
+      }
       internals.reset(session);
       return old ? 'clear' : undefined;
     }
@@ -207,7 +234,9 @@ export class SessionStore {
     const owner = this.index.ownerOf(data);
     // Indexed before it exists: a failure in between leaves a dead entry
     // (pruned later), never a live session that "log out everywhere" misses.
-    await this.index.add(owner, storageKey, createdAt);
+    const info = this.extras.describer?.describeRequest(request, id);
+    const replaces = old && old.owner === owner ? old.storageKey : undefined;
+    this.evicted(await this.index.enter(owner, storageKey, createdAt, info, replaces), session);
     const meta: RecordMeta = { c: createdAt, e: expiresAt, i: owner ? now : undefined };
     if (old) {
       // What is stored moves, with this request's changes (so what other
@@ -224,6 +253,7 @@ export class SessionStore {
     } else {
       await this.capabilities.backend.write(storageKey, recordWith(data, meta), ttl);
     }
+    this.extras.events?.emit(old ? 'regenerated' : 'created', storageKey, this.index.userOf(data));
     setRecord(session, {
       id,
       storageKey,
@@ -240,8 +270,25 @@ export class SessionStore {
   /** Deletes a stored session's record and index entry; the session becomes new and empty. */
   async destroy(session: Session): Promise<void> {
     const record = recordOf(session);
-    if (record?.stored) await this.index.end(record.owner, [record.storageKey]);
+    if (record?.stored) {
+      await this.index.end(record.owner, [record.storageKey]);
+      this.ended(record.storageKey, internals.data(session), 'logout');
+    }
     internals.reset(session);
+  }
+
+  /** Reports sessions ended by `maxSessionsPerUser` to make room for `session`'s user. */
+  private evicted(keys: readonly string[], session: Session): void {
+    const user = this.index.userOf(internals.data(session));
+    for (const key of keys) this.extras.events?.emit('destroyed', key, user, 'limit');
+  }
+
+  private ended(
+    key: string,
+    data: Readonly<Record<string, unknown>>,
+    reason: SessionEndReason,
+  ): void {
+    this.extras.events?.emit('destroyed', key, this.index.userOf(data), reason);
   }
 
   /** A new session's first save: nothing unless it has data. */
@@ -249,6 +296,7 @@ export class SessionStore {
     session: Session,
     headersSent: boolean,
     now: number,
+    request: object | undefined,
   ): Promise<CookieChange | undefined> {
     if (!isModified(session)) return undefined;
     if (session.keys().length === 0) {
@@ -269,20 +317,24 @@ export class SessionStore {
     const ttl = ttlUntil(expiresAt, now);
     const data = internals.data(session);
     const owner = this.index.ownerOf(data);
-    await this.index.add(owner, record.storageKey, now);
+    const info = this.extras.describer?.describeRequest(request, record.id);
+    this.evicted(await this.index.enter(owner, record.storageKey, now, info), session);
     const meta = { c: now, e: expiresAt, i: owner ? now : undefined };
     await this.capabilities.backend.write(record.storageKey, recordWith(data, meta), ttl);
+    this.extras.events?.emit('created', record.storageKey, this.index.userOf(data));
     Object.assign(record, { stored: true, createdAt: now, expiresAt, owner, indexedAt: now });
     internals.saved(session);
     return { id: record.id, maxAge: ttl };
   }
 
   /** Best-effort removal of an expired or unusable record, with its index entry when it names its user. */
-  private async discard(storageKey: string, record: SessionData): Promise<void> {
+  private async discard(storageKey: string, record: SessionData): Promise<boolean> {
     try {
       await this.index.end(this.index.ownerOf(record), [storageKey]);
+      return true;
     } catch (error) {
       this.logger.warn(`Could not remove an expired session: ${(error as Error).message}`);
+      return false;
     }
   }
 }

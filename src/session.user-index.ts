@@ -2,7 +2,22 @@ import type { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { BackendCapabilities } from './backends/backend-capabilities.js';
 import type { IndexedSession } from './backends/session-backend.js';
+import { SessionLimitError } from './session.errors.js';
 import { messages } from './session.messages.js';
+import type { SessionLimitPolicy } from './session.options.js';
+
+/**
+ * How often, at most, an active session's `lastSeenAt` is refreshed: the
+ * entry is rewritten only by a request that writes or extends the session
+ * anyway, and only once this much has passed since the last time.
+ */
+export const SEEN_INTERVAL_MS = 60_000;
+
+/** @internal The `maxSessionsPerUser` option. */
+export interface UserLimit {
+  readonly max: number;
+  readonly onLimit: SessionLimitPolicy;
+}
 
 /** @internal What a user key may hold to be indexed: a string or a finite number. */
 export function isUserId(value: unknown): value is string | number {
@@ -32,6 +47,7 @@ export class UserIndex {
     private readonly maxAge: number,
     private readonly capabilities: BackendCapabilities,
     private readonly logger: Logger,
+    private readonly limit?: UserLimit,
   ) {}
 
   /** The owner (digest) named by `data[userKey]`, an own property holding a user id. */
@@ -47,6 +63,15 @@ export class UserIndex {
       this.logger.warn(messages.userKeyValueNotIndexed(userKey, value));
     }
     return undefined;
+  }
+
+  /** The user `data[userKey]` names (a string or a finite number), for events. */
+  userOf(data: unknown): string | number | undefined {
+    const { userKey } = this;
+    if (userKey === undefined || data === null || typeof data !== 'object') return undefined;
+    if (!Object.hasOwn(data, userKey)) return undefined;
+    const value = (data as Record<string, unknown>)[userKey];
+    return isUserId(value) ? value : undefined;
   }
 
   /** The owner of `user`, for the methods that take one; throws for a value that is no user id. */
@@ -68,10 +93,60 @@ export class UserIndex {
     return now - indexedAt > (this.maxAge * 1000) / 2;
   }
 
+  /** True when `lastSeenAt` may be refreshed again (see SEEN_INTERVAL_MS). */
+  seenDue(indexedAt: number, now: number): boolean {
+    return now - indexedAt >= Math.min(SEEN_INTERVAL_MS, (this.maxAge * 1000) / 2);
+  }
+
+  /** Renews the entry of a session the owner already has: seen now, description kept. */
   async add(owner: string | undefined, key: string, createdAt: number): Promise<void> {
     if (owner !== undefined) {
-      await this.capabilities.index?.indexAdd(owner, key, createdAt, Math.ceil(this.maxAge * 2));
+      await this.capabilities.index?.indexAdd(owner, key, createdAt, this.entryTtl(), {
+        seenAt: Date.now(),
+      });
     }
+  }
+
+  /**
+   * Indexes a session the owner did not have (created, regenerated from
+   * `replaces`, or moved to this user), with its description, under the
+   * `maxSessionsPerUser` rule: resolves the storage keys of the sessions it
+   * ended to make room, or throws a `SessionLimitError` (nothing added).
+   */
+  async enter(
+    owner: string | undefined,
+    key: string,
+    createdAt: number,
+    info: string | undefined,
+    replaces?: string,
+  ): Promise<readonly string[]> {
+    const { index, limit: capability } = this.capabilities;
+    if (owner === undefined || !index) return [];
+    const details = { seenAt: Date.now(), ...(info !== undefined && { info }) };
+    const { limit } = this;
+    if (!limit || !capability) {
+      await index.indexAdd(owner, key, createdAt, this.entryTtl(), details);
+      return [];
+    }
+    const result = await capability.indexAddLimited(
+      owner,
+      key,
+      createdAt,
+      this.entryTtl(),
+      details,
+      {
+        max: limit.max,
+        onLimit: limit.onLimit,
+        ...(replaces !== undefined && { replaces }),
+      },
+    );
+    if (result.rejected) throw new SessionLimitError(messages.sessionLimit(limit.max), limit.max);
+    return result.evicted;
+  }
+
+  /** Twice `maxAge`: see `stale`. */
+  private entryTtl(): number {
+    return Math.ceil(this.maxAge * 2);
   }
 
   async remove(owner: string | undefined, key: string): Promise<void> {
