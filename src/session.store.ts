@@ -20,7 +20,8 @@ import { messages } from './session.messages.js';
 import { assignId, recordOf, setRecord } from './session.record.js';
 import { newSessionId, storageKeyOf, type VerifiedCookie } from './session.signer.js';
 import type { Describer } from './session.describe.js';
-import type { SessionEndReason, SessionEvents } from './session.events.js';
+import type { SessionEvents } from './session.events.js';
+import { Logins } from './session.logins.js';
 import type { UserIndex } from './session.user-index.js';
 import { isModified, Session, sessionInternals } from './session.js';
 
@@ -47,13 +48,17 @@ const internals = sessionInternals();
  * become, and the request layer applies it. Backend errors propagate.
  */
 export class SessionStore {
+  private readonly logins: Logins;
+
   constructor(
     private readonly options: LifetimeOptions,
     private readonly capabilities: BackendCapabilities,
     private readonly index: UserIndex,
     private readonly logger: Logger,
-    private readonly extras: { describer?: Describer; events?: SessionEvents } = {},
-  ) {}
+    extras: { describer?: Describer; events?: SessionEvents } = {},
+  ) {
+    this.logins = new Logins(index, extras.describer, extras.events);
+  }
 
   /**
    * The session a verified cookie names, or a new one when its record is
@@ -69,7 +74,7 @@ export class SessionStore {
       ? await readAndTouch.readAndTouch(storageKey, maxAge)
       : await backend.read(storageKey);
     if (record === null) {
-      this.extras.events?.emit('expired', storageKey);
+      this.logins.report('expired', storageKey);
       return new Session();
     }
     const now = Date.now();
@@ -77,8 +82,7 @@ export class SessionStore {
     if (!meta) this.logger.warn(messages.corruptRecord(storageKey));
     if (!meta || isExpired(this.options, this.capabilities.nativeTouch, meta, now)) {
       const removed = await this.discard(storageKey, record);
-      if (meta && removed)
-        this.extras.events?.emit('expired', storageKey, this.index.userOf(record));
+      if (meta && removed) this.logins.report('expired', storageKey, record);
       return new Session();
     }
     const data: Record<string, unknown> = { ...record };
@@ -153,7 +157,7 @@ export class SessionStore {
     const modified = isModified(session);
     if (modified && session.keys().length === 0) {
       await this.index.end(record.owner, [key]);
-      this.ended(key, internals.data(session), 'cleared');
+      this.logins.report('destroyed', key, internals.data(session), 'cleared');
       internals.reset(session);
       return 'clear';
     }
@@ -180,10 +184,11 @@ export class SessionStore {
         pending.refresh ||
         this.index.seenDue(record.indexedAt, now) ||
         this.index.stale(record.indexedAt, now));
-    if (reindex && owner !== record.owner) {
+    const entered = reindex && owner !== record.owner;
+    if (entered) {
       // Now this user's: a new entry, as at a login.
-      const info = this.extras.describer?.describeRequest(request, record.id);
-      this.evicted(await this.index.enter(owner, key, record.createdAt, info), session);
+      const data = internals.data(session);
+      await this.logins.enter(owner, key, record.createdAt, data, request, record.id);
     } else if (reindex) {
       await this.index.add(owner, key, record.createdAt);
     }
@@ -204,6 +209,7 @@ export class SessionStore {
     if (record.owner !== undefined && record.owner !== owner) {
       await this.index.remove(record.owner, key);
     }
+    if (entered && !(await this.logins.confirm(owner, key, session))) return 'clear';
     Object.assign(record, { owner, indexedAt, expiresAt });
     internals.saved(session);
     return undefined;
@@ -219,7 +225,7 @@ export class SessionStore {
     if (session.keys().length === 0) {
       if (old) {
         await this.index.end(old.owner, [old.storageKey]);
-        this.ended(old.storageKey, internals.data(session), 'cleared');
+        this.logins.report('destroyed', old.storageKey, internals.data(session), 'cleared');
       }
       internals.reset(session);
       return old ? 'clear' : undefined;
@@ -234,9 +240,8 @@ export class SessionStore {
     const owner = this.index.ownerOf(data);
     // Indexed before it exists: a failure in between leaves a dead entry
     // (pruned later), never a live session that "log out everywhere" misses.
-    const info = this.extras.describer?.describeRequest(request, id);
     const replaces = old && old.owner === owner ? old.storageKey : undefined;
-    this.evicted(await this.index.enter(owner, storageKey, createdAt, info, replaces), session);
+    await this.logins.enter(owner, storageKey, createdAt, data, request, id, replaces);
     const meta: RecordMeta = { c: createdAt, e: expiresAt, i: owner ? now : undefined };
     if (old) {
       // What is stored moves, with this request's changes (so what other
@@ -253,7 +258,8 @@ export class SessionStore {
     } else {
       await this.capabilities.backend.write(storageKey, recordWith(data, meta), ttl);
     }
-    this.extras.events?.emit(old ? 'regenerated' : 'created', storageKey, this.index.userOf(data));
+    const type = old ? 'regenerated' : 'created';
+    if (!(await this.logins.stored(type, owner, storageKey, session))) return 'clear';
     setRecord(session, {
       id,
       storageKey,
@@ -272,23 +278,9 @@ export class SessionStore {
     const record = recordOf(session);
     if (record?.stored) {
       await this.index.end(record.owner, [record.storageKey]);
-      this.ended(record.storageKey, internals.data(session), 'logout');
+      this.logins.report('destroyed', record.storageKey, internals.data(session), 'logout');
     }
     internals.reset(session);
-  }
-
-  /** Reports sessions ended by `maxSessionsPerUser` to make room for `session`'s user. */
-  private evicted(keys: readonly string[], session: Session): void {
-    const user = this.index.userOf(internals.data(session));
-    for (const key of keys) this.extras.events?.emit('destroyed', key, user, 'limit');
-  }
-
-  private ended(
-    key: string,
-    data: Readonly<Record<string, unknown>>,
-    reason: SessionEndReason,
-  ): void {
-    this.extras.events?.emit('destroyed', key, this.index.userOf(data), reason);
   }
 
   /** A new session's first save: nothing unless it has data. */
@@ -317,11 +309,10 @@ export class SessionStore {
     const ttl = ttlUntil(expiresAt, now);
     const data = internals.data(session);
     const owner = this.index.ownerOf(data);
-    const info = this.extras.describer?.describeRequest(request, record.id);
-    this.evicted(await this.index.enter(owner, record.storageKey, now, info), session);
+    await this.logins.enter(owner, record.storageKey, now, data, request, record.id);
     const meta = { c: now, e: expiresAt, i: owner ? now : undefined };
     await this.capabilities.backend.write(record.storageKey, recordWith(data, meta), ttl);
-    this.extras.events?.emit('created', record.storageKey, this.index.userOf(data));
+    if (!(await this.logins.stored('created', owner, record.storageKey, session))) return 'clear';
     Object.assign(record, { stored: true, createdAt: now, expiresAt, owner, indexedAt: now });
     internals.saved(session);
     return { id: record.id, maxAge: ttl };

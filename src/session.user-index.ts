@@ -144,6 +144,19 @@ export class UserIndex {
     return result.evicted;
   }
 
+  /**
+   * True unless session `key`, indexed for `owner` by `enter` under
+   * `'evict-oldest'`, was evicted by a concurrent login before its record was
+   * written; then its record is deleted here. (An eviction deletes the
+   * records it finds: one not written yet is only found by this check.)
+   */
+  async kept(owner: string | undefined, key: string): Promise<boolean> {
+    if (owner === undefined || this.limit?.onLimit !== 'evict-oldest') return true;
+    if ((await this.list(owner)).some((entry) => entry.id === key)) return true;
+    await this.capabilities.backend.destroy(key);
+    return false;
+  }
+
   /** Twice `maxAge`: see `stale`. */
   private entryTtl(): number {
     return Math.ceil(this.maxAge * 2);

@@ -60,17 +60,15 @@ export function indexSpecs({ t, backend }: SuiteContext): void {
     await backend().indexAdd!(who, a, 1000, 120, { seenAt: 5000, info });
     await backend().indexAdd!(who, b, 2000, 120);
     let list = await backend().indexList!(who);
-    expect(list.find((entry) => entry.id === a)).toMatchObject({
-      createdAt: 1000,
-      seenAt: 5000,
-      info,
-    });
+    const entryA = list.find((entry) => entry.id === a)!;
+    expect([entryA.createdAt, entryA.seenAt, entryA.info]).toEqual([1000, 5000, info]);
     const entryB = list.find((entry) => entry.id === b)!;
     expect(entryB.info).toBeUndefined();
-    expect(entryB.seenAt ?? entryB.createdAt).toBeGreaterThanOrEqual(2000);
+    expect(entryB.seenAt ?? entryB.createdAt).toBeGreaterThan(1999);
     await backend().indexAdd!(who, a, 1000, 120, { seenAt: 9000 });
     list = await backend().indexList!(who);
-    expect(list.find((entry) => entry.id === a)).toMatchObject({ seenAt: 9000, info });
+    const renewed = list.find((entry) => entry.id === a)!;
+    expect([renewed.seenAt, renewed.info]).toEqual([9000, info]);
     await backend().indexRemove!(who, a);
     await backend().indexAdd!(who, a, 1000, 120, { seenAt: 9500 });
     list = await backend().indexList!(who);
