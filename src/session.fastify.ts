@@ -3,7 +3,7 @@ import {
   FAILED_RESPONSE_HEADERS,
   forgetSessionCookie,
   NodeResponse,
-  unavailableBody,
+  failureOf,
   withCookie,
   withoutCookie,
   type SessionRequest,
@@ -105,8 +105,9 @@ export function registerFastifyHooks(
     try {
       await commit(request);
       return payload;
-    } catch {
-      reply.code(503);
+    } catch (error) {
+      const failure = failureOf(error, failureMessage);
+      reply.code(failure.status);
       for (const name of FAILED_RESPONSE_HEADERS) reply.removeHeader(name);
       const cookieName = forgetSessionCookie(reply.raw);
       if (cookieName !== undefined) {
@@ -117,7 +118,7 @@ export function registerFastifyHooks(
       reply.header('content-type', 'application/json; charset=utf-8');
       // A stream the 503 replaces is never read: release what it holds (a file).
       (payload as { destroy?: () => void } | null)?.destroy?.();
-      return unavailableBody(failureMessage);
+      return failure.body;
     } finally {
       reply[SAVING] = false;
     }
