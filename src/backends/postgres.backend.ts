@@ -3,7 +3,7 @@ import type { Pool, PoolConfig } from 'pg';
 import { messages } from '../session.messages.js';
 import { decode, deltaParams, encode, seconds, type Applied } from './postgres.codec.js';
 import { PostgresConnection } from './postgres.connection.js';
-import { limitedAddSql } from './postgres.limit.js';
+import { addLimited, indexedSessionOf, type IndexRow } from './postgres.index.js';
 import { PostgresSql, PRUNE_BATCH } from './postgres.sql.js';
 import { PostgresStatements } from './postgres.statements.js';
 import {
@@ -232,7 +232,7 @@ export class PostgresBackend extends SessionBackend {
    * that locks the owner, counts and ends sessions past the limit (records
    * and entries) or refuses, and adds the entry.
    */
-  override async indexAddLimited(
+  override indexAddLimited(
     owner: string,
     id: string,
     createdAt: number,
@@ -240,16 +240,8 @@ export class PostgresBackend extends SessionBackend {
     details: IndexEntryDetails,
     limit: SessionLimit,
   ): Promise<LimitedAdd> {
-    const text = limitedAddSql(this.sql, {
-      owner,
-      id,
-      createdAt,
-      ttlSeconds: seconds(ttlSeconds),
-      details,
-      limit,
-    });
-    const [row] = await this.statements.script<{ rejected: boolean; evicted: string[] }>(text);
-    return { rejected: row.rejected, evicted: row.evicted };
+    const args = { owner, id, createdAt, ttlSeconds: seconds(ttlSeconds), details, limit };
+    return addLimited(this.statements, this.sql, args);
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {
@@ -262,20 +254,8 @@ export class PostgresBackend extends SessionBackend {
    * place: the module indexes a session just before writing it).
    */
   override async indexList(owner: string): Promise<IndexedSession[]> {
-    const rows = await this.statements.run<{
-      id: string;
-      created_at: number;
-      expires_at: number;
-      seen_at: number;
-      info: string | null;
-    }>('indexList', [owner]);
-    return rows.map((row) => ({
-      id: row.id,
-      createdAt: Number(row.created_at),
-      expiresAt: Number(row.expires_at),
-      seenAt: Number(row.seen_at),
-      ...(row.info !== null && { info: row.info }),
-    }));
+    const rows = await this.statements.run<IndexRow>('indexList', [owner]);
+    return rows.map(indexedSessionOf);
   }
 
   /** Ends sessions `ids` of `owner` and drops their entries, in one statement. */

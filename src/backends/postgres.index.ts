@@ -1,5 +1,43 @@
-import { INDEX_GRACE_MS, type IndexEntryDetails, type SessionLimit } from './session-backend.js';
+import {
+  INDEX_GRACE_MS,
+  type IndexedSession,
+  type IndexEntryDetails,
+  type LimitedAdd,
+  type SessionLimit,
+} from './session-backend.js';
 import { lockKey, type PostgresSql } from './postgres.sql.js';
+import type { PostgresStatements } from './postgres.statements.js';
+
+/** @internal A row of the `indexList` statement. */
+export interface IndexRow {
+  id: string;
+  created_at: number;
+  expires_at: number;
+  seen_at: number;
+  info: string | null;
+}
+
+/** @internal An `indexList` row as the module reads it. */
+export function indexedSessionOf(row: IndexRow): IndexedSession {
+  return {
+    id: row.id,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    seenAt: Number(row.seen_at),
+    ...(row.info !== null && { info: row.info }),
+  };
+}
+
+/** @internal Runs `limitedAddSql`: one round trip. */
+export async function addLimited(
+  statements: PostgresStatements,
+  sql: PostgresSql,
+  args: LimitedAddArgs,
+): Promise<LimitedAdd> {
+  const text = limitedAddSql(sql, args);
+  const [row] = await statements.script<{ rejected: boolean; evicted: string[] }>(text);
+  return { rejected: row.rejected, evicted: row.evicted };
+}
 
 /** @internal What `indexAddLimited` asks of PostgreSQL. */
 export interface LimitedAddArgs {
