@@ -6,9 +6,11 @@ export { SESSION_BACKEND, SESSION_OPTIONS } from './session.constants.js';
 export {
   type ResolvedSessionOptions,
   type SessionCookieOptions,
+  type SessionCookiePriority,
   type SessionModuleOptions,
   type SessionLimitPolicy,
   type SessionSameSite,
+  type SessionTransport,
 } from './session.options.js';
 export { SessionLimitError, SessionOptionsError, SessionValueError } from './session.errors.js';
 export { type SessionEndReason, type SessionEvent } from './session.events.js';

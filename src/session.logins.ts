@@ -30,11 +30,11 @@ export class Logins {
     data: Readonly<Record<string, unknown>>,
     request: object | undefined,
     sessionId: string,
-    replaces?: string,
+    entry: { replaces?: string; lifetime?: number } = {},
   ): Promise<void> {
     if (owner === undefined) return;
     const info = this.describer?.describeRequest(request, sessionId);
-    const evicted = await this.index.enter(owner, key, createdAt, info, replaces);
+    const evicted = await this.index.enter(owner, key, createdAt, info, entry);
     for (const ended of evicted) this.report('destroyed', ended, data, 'limit');
   }
 

@@ -85,23 +85,29 @@ export class UserIndex {
   }
 
   /**
-   * The entry must outlive the session: it is good for twice `maxAge` and
-   * refreshed once half of `maxAge` has passed, so a session (extended by at
-   * most `maxAge` per request) always ends before its entry does.
+   * The entry must outlive the session: it is good for twice the session's
+   * lifetime (`maxAge`, or its own) and refreshed once half of it has
+   * passed, so a session (extended by at most its lifetime per request)
+   * always ends before its entry does.
    */
-  stale(indexedAt: number, now: number): boolean {
-    return now - indexedAt > (this.maxAge * 1000) / 2;
+  stale(indexedAt: number, now: number, lifetime = this.maxAge): boolean {
+    return now - indexedAt > (lifetime * 1000) / 2;
   }
 
   /** True when `lastSeenAt` may be refreshed again (see SEEN_INTERVAL_MS). */
-  seenDue(indexedAt: number, now: number): boolean {
-    return now - indexedAt >= Math.min(SEEN_INTERVAL_MS, (this.maxAge * 1000) / 2);
+  seenDue(indexedAt: number, now: number, lifetime = this.maxAge): boolean {
+    return now - indexedAt >= Math.min(SEEN_INTERVAL_MS, (lifetime * 1000) / 2);
   }
 
   /** Renews the entry of a session the owner already has: seen now, description kept. */
-  async add(owner: string | undefined, key: string, createdAt: number): Promise<void> {
+  async add(
+    owner: string | undefined,
+    key: string,
+    createdAt: number,
+    lifetime = this.maxAge,
+  ): Promise<void> {
     if (owner !== undefined) {
-      await this.capabilities.index?.indexAdd(owner, key, createdAt, this.entryTtl(), {
+      await this.capabilities.index?.indexAdd(owner, key, createdAt, entryTtl(lifetime), {
         seenAt: Date.now(),
       });
     }
@@ -118,21 +124,21 @@ export class UserIndex {
     key: string,
     createdAt: number,
     info: string | undefined,
-    replaces?: string,
+    { replaces, lifetime = this.maxAge }: { replaces?: string; lifetime?: number } = {},
   ): Promise<readonly string[]> {
     const { index, limit: capability } = this.capabilities;
     if (owner === undefined || !index) return [];
     const details = { seenAt: Date.now(), ...(info !== undefined && { info }) };
     const { limit } = this;
     if (!limit || !capability) {
-      await index.indexAdd(owner, key, createdAt, this.entryTtl(), details);
+      await index.indexAdd(owner, key, createdAt, entryTtl(lifetime), details);
       return [];
     }
     const result = await capability.indexAddLimited(
       owner,
       key,
       createdAt,
-      this.entryTtl(),
+      entryTtl(lifetime),
       details,
       {
         max: limit.max,
@@ -155,11 +161,6 @@ export class UserIndex {
     if ((await this.list(owner)).some((entry) => entry.id === key)) return true;
     await this.capabilities.backend.destroy(key);
     return false;
-  }
-
-  /** Twice `maxAge`: see `stale`. */
-  private entryTtl(): number {
-    return Math.ceil(this.maxAge * 2);
   }
 
   async remove(owner: string | undefined, key: string): Promise<void> {
@@ -186,4 +187,9 @@ export class UserIndex {
       }),
     );
   }
+}
+
+/** How long an index entry is good for: twice the session's lifetime (see `stale`). */
+function entryTtl(lifetime: number): number {
+  return Math.ceil(lifetime * 2);
 }

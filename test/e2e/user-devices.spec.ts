@@ -187,6 +187,18 @@ describe.each(userIndexBackends())('devices, limits and events on $name', (kind)
       expect(Date.parse(seen.lastSeenAt)).toBe(later);
       expect(seen.createdAt).toBe(first.createdAt);
     });
+    it('with lazy touch, refreshes lastSeenAt only with a touch that is due', async () => {
+      await boot({ rolling: true, touchAfter: 3600 });
+      const cookie = await login(1);
+      const [first] = await sessionsOf(cookie);
+      const start = Date.now();
+      const clock = jest.spyOn(Date, 'now').mockReturnValue(start + 61_000);
+      await http().get('/me').set('Cookie', cookie).expect(200);
+      expect((await sessionsOf(cookie))[0].lastSeenAt).toBe(first.lastSeenAt);
+      clock.mockReturnValue(start + 3_601_000);
+      await http().get('/me').set('Cookie', cookie).expect(200);
+      expect(Date.parse((await sessionsOf(cookie))[0].lastSeenAt)).toBe(start + 3_601_000);
+    });
   });
 
   describe('maxSessionsPerUser', () => {
