@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { MemoryBackend } from './backends/memory.backend.js';
-import { hasSessionLimit, hasUserIndex } from './backends/backend-capabilities.js';
+import { hasUserIndex } from './backends/backend-capabilities.js';
 import { isSessionBackend, type SessionBackend } from './backends/session-backend.js';
 import {
   DEFAULT_COOKIE_NAME,
@@ -12,6 +12,7 @@ import { SessionOptionsError } from './session.errors.js';
 import { assertCookiePrefix, resolveCookie } from './session.cookie.js';
 import { resolveTouchAfter } from './session.lifetime.js';
 import { messages } from './session.messages.js';
+import { resolveUserOptions } from './session.user-options.js';
 import { resolveHeaderName, resolveTransport } from './session.transport.js';
 
 /** `SameSite` cookie attribute values accepted by `cookie.sameSite`. */
@@ -241,48 +242,6 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     transport,
     headerName,
   };
-}
-
-/** `describe`, `maxSessionsPerUser` and `onLimit`: each needs `userKey`. */
-function resolveUserOptions(
-  options: SessionModuleOptions,
-  backend: SessionBackend,
-): Pick<ResolvedSessionOptions, 'describe' | 'maxSessionsPerUser' | 'onLimit'> {
-  const { describe, maxSessionsPerUser, userKey } = options;
-  const onLimit = options.onLimit ?? 'evict-oldest';
-  if (describe !== undefined && typeof describe !== 'function') {
-    throw new SessionOptionsError(
-      messages.invalidOption('describe', 'a function (request) => object', describe),
-    );
-  }
-  if (
-    maxSessionsPerUser !== undefined &&
-    (typeof maxSessionsPerUser !== 'number' ||
-      !Number.isSafeInteger(maxSessionsPerUser) ||
-      maxSessionsPerUser < 1)
-  ) {
-    throw new SessionOptionsError(
-      messages.invalidOption('maxSessionsPerUser', 'a positive integer', maxSessionsPerUser),
-    );
-  }
-  if (onLimit !== 'evict-oldest' && onLimit !== 'reject') {
-    throw new SessionOptionsError(
-      messages.invalidOption('onLimit', "'evict-oldest' or 'reject'", onLimit),
-    );
-  }
-  for (const [name, value] of [
-    ['describe', describe],
-    ['maxSessionsPerUser', maxSessionsPerUser],
-    ['onLimit', options.onLimit],
-  ] as const) {
-    if (value !== undefined && userKey === undefined) {
-      throw new SessionOptionsError(messages.needsUserKey(name));
-    }
-  }
-  if (maxSessionsPerUser !== undefined && !hasSessionLimit(backend)) {
-    throw new SessionOptionsError(messages.noSessionLimit(backend));
-  }
-  return { describe, maxSessionsPerUser, onLimit };
 }
 
 function resolveSecretKeys(secretKey: unknown): string[] {
