@@ -1,0 +1,33 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { graphqlRequestOf, sessionOf } from './session.context.js';
+import { withMessageSession } from './session.socket.js';
+import { Session } from './session.js';
+
+/** The parts of an ExecutionContext the helpers use. */
+function context(type: string, args: unknown[]): ExecutionContext {
+  return { getType: () => type, getArgs: () => args } as unknown as ExecutionContext;
+}
+
+describe('session.context', () => {
+  it('takes a GraphQL resolver’s request from the context’s req', () => {
+    const req = { headers: {} };
+    expect(graphqlRequestOf(context('graphql', [{}, {}, { req }, {}]))).toBe(req);
+  });
+
+  it.each([
+    ['no GraphQL context', [{}, {}]],
+    ['a context without req', [{}, {}, {}]],
+    ['a req that is not an object', [{}, {}, { req: 'request' }]],
+  ])('fails with how to configure the context on %s', (_case, args) => {
+    expect(() => graphqlRequestOf(context('graphql', args))).toThrow(
+      /GraphQL context has no `req`.*context: \(\{ req, res \}\) => \(\{ req, res \}\)/,
+    );
+  });
+
+  it('gives @Session() the socket message’s session, and fails clearly without one', () => {
+    const session = new Session();
+    const ws = context('ws', [{}, {}]);
+    expect(withMessageSession(session, () => sessionOf(ws))).toBe(session);
+    expect(() => sessionOf(ws)).toThrow(/SessionInterceptor did not run/);
+  });
+});

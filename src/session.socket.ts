@@ -1,0 +1,100 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { HttpException } from '@nestjs/common';
+import type { SessionRequest } from './session.http.js';
+import { messages } from './session.messages.js';
+import { isModified, type Session } from './session.js';
+
+/**
+ * @internal What a WebSocket client may carry of the HTTP request that opened
+ * it: socket.io keeps it as `handshake` (and `request`); the `ws` package
+ * keeps nothing, so gateways hand it over with `SessionService.bindSocket`.
+ */
+interface SocketLike {
+  handshake?: { headers?: SessionRequest['headers'] };
+  request?: { headers?: SessionRequest['headers'] };
+}
+
+/** The handshake headers of `ws` sockets, from `SessionService.bindSocket`. */
+const bound = new WeakMap<object, SessionRequest['headers']>();
+
+/** The per-message request a socket session was loaded for, so it can be saved. */
+const messageRequests = new WeakMap<Session, SessionRequest>();
+
+/** The session of the socket message being handled, for `@Session()`. */
+const messageSession = new AsyncLocalStorage<Session>();
+
+/** @internal Remembers the headers of the request that opened `client`. */
+export function bindSocket(client: object, request: { headers?: unknown }): void {
+  bound.set(client, (request?.headers ?? {}) as SessionRequest['headers']);
+}
+
+/**
+ * @internal A fresh stand-in request for one message of `client`, carrying
+ * the Cookie header of its handshake (and no response: a socket cannot set a
+ * cookie). Throws when the handshake is unknown.
+ */
+export async function messageRequestOf(client: object): Promise<SessionRequest> {
+  const socket = client as SocketLike;
+  const headers = socket.handshake?.headers ?? bound.get(client) ?? socket.request?.headers;
+  if (headers === undefined) throw await socketError(messages.socketNotBound());
+  return { headers: { cookie: headers.cookie } };
+}
+
+/** @internal Records which stand-in request `session` belongs to. */
+export function trackSocketSession(session: Session, request: SessionRequest): void {
+  messageRequests.set(session, request);
+}
+
+/** @internal The stand-in request of a session from `loadForSocket`, or undefined. */
+export function socketRequestOf(session: Session): SessionRequest | undefined {
+  return messageRequests.get(session);
+}
+
+/**
+ * @internal A new session changed over a socket could never be reached: its
+ * cookie cannot be sent. True when that is the case (changes that leave it
+ * empty are harmless).
+ */
+export function createsSession(session: Session): boolean {
+  return session.isNew && isModified(session) && session.keys().length > 0;
+}
+
+/** @internal Runs `fn` with `session` as the session of the current socket message. */
+export function withMessageSession<R>(session: Session, fn: () => R): R {
+  return messageSession.run(session, fn);
+}
+
+/** @internal The session of the socket message being handled, if the interceptor loaded one. */
+export function currentMessageSession(): Session | undefined {
+  return messageSession.getStore();
+}
+
+type WsExceptionClass = new (error: string | object) => Error;
+let wsException: WsExceptionClass | null | undefined;
+
+/**
+ * @internal An error that Nest's WebSocket exception filter sends to the
+ * client as it is: a `WsException` (from `@nestjs/websockets`, which is
+ * installed wherever a gateway runs; loaded only here, so the package does
+ * not depend on it). Its message is `message`; an `HttpException` (the 503 of
+ * a failing store) keeps its own.
+ */
+export async function socketError(message: string | Error): Promise<Error> {
+  const text =
+    message instanceof HttpException
+      ? message.message
+      : typeof message === 'string'
+        ? message
+        : undefined;
+  if (text === undefined) return message as Error;
+  if (wsException === undefined) {
+    try {
+      ({ WsException: wsException } = (await import('@nestjs/websockets')) as {
+        WsException: WsExceptionClass;
+      });
+    } catch {
+      wsException = null;
+    }
+  }
+  return wsException ? new wsException(text) : new Error(text);
+}
