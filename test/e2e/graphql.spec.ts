@@ -71,6 +71,18 @@ class MeResolver {
     return true;
   }
 
+  /** Login with fixation protection: a new id, the same data. */
+  @Mutation(() => Boolean)
+  async relogin(
+    @Args('name') name: string,
+    @Context('req') req: object,
+    @Session() session: Session,
+  ): Promise<boolean> {
+    session.set('user', name);
+    await this.sessions.regenerate(req);
+    return true;
+  }
+
   @Mutation(() => Boolean)
   async logout(@Context('req') req: object): Promise<boolean> {
     await this.sessions.destroy(req);
@@ -156,6 +168,17 @@ describeOnExpress.each(backends)('GraphQL resolvers (Apollo, Express) on %s', (_
     const cookie = sessionSetCookie(response);
     expect(cookie?.attributes.httponly).toBe(true);
     expect(backend.writes).toBe(1);
+  });
+
+  it('regenerates the session in a mutation: a new cookie, the same data', async () => {
+    const cookie = await login('zoe');
+    const response = await gql('mutation { relogin(name: "zoe2") }', cookie).expect(200);
+    const renewed = cookieFrom(response);
+    expect(renewed).not.toBe(cookie);
+    const old = await gql('{ me { user } }', cookie).expect(200);
+    expect(old.body.data.me.user).toBeNull();
+    const fresh = await gql('{ me { user } }', renewed).expect(200);
+    expect(fresh.body.data.me.user).toBe('zoe2');
   });
 
   it('reads the session in a query sent with the cookie', async () => {
