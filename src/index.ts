@@ -6,8 +6,10 @@ export { SESSION_BACKEND, SESSION_OPTIONS } from './session.constants.js';
 export {
   type ResolvedSessionOptions,
   type SessionCookieOptions,
+  type SessionCookiePriority,
   type SessionModuleOptions,
   type SessionSameSite,
+  type SessionTransport,
 } from './session.options.js';
 export { SessionOptionsError, SessionValueError } from './session.errors.js';
 export { storageKeyOf } from './session.signer.js';

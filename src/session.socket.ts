@@ -30,14 +30,15 @@ export function bindSocket(client: object, request: { headers?: unknown }): void
 
 /**
  * @internal A fresh stand-in request for one message of `client`, carrying
- * the Cookie header of its handshake (and no response: a socket cannot set a
+ * the headers of its handshake (its Cookie header, or the session header) (and no response: a socket cannot set a
  * cookie). Throws when the handshake is unknown.
  */
 export async function messageRequestOf(client: object): Promise<SessionRequest> {
   const socket = client as SocketLike;
   const headers = socket.handshake?.headers ?? bound.get(client) ?? socket.request?.headers;
   if (headers === undefined) throw await socketError(messages.socketNotBound());
-  return { headers: { cookie: headers.cookie } };
+  // The headers as a whole: with the header transport, the token is one of them.
+  return { headers };
 }
 
 /** @internal Records which stand-in request `session` belongs to. */

@@ -1,5 +1,6 @@
 import type { SessionData } from './backends/session-backend.js';
 import { META_KEY } from './session.constants.js';
+import { MAX_COOKIE_MAX_AGE } from './session.constants.js';
 import { SessionValueError } from './session.errors.js';
 import { copyJson, toJsonValue } from './session.json.js';
 import { messages } from './session.messages.js';
@@ -28,20 +29,32 @@ export class Session<T extends SessionData = SessionData> {
   readonly #deleted = new Set<string>();
   /** Called on the first change after a save. */
   #onChange: (() => void) | undefined;
+  /** The session's own lifetime and cookie kind (undefined: the module's). */
+  #lifetime: SessionLifetime = {};
+  /** `#lifetime` changed since the last save. */
+  #lifetimeChanged = false;
 
   static {
     internals = {
       data: (session) => session.#data,
       changed: (session) => session.#changed,
       deleted: (session) => session.#deleted,
+      lifetime: (session) => session.#lifetime,
+      lifetimeChanged: (session) => session.#lifetimeChanged,
+      restoreLifetime: (session, lifetime) => {
+        session.#lifetime = lifetime;
+      },
       saved: (session) => {
         session.#changed.clear();
         session.#deleted.clear();
+        session.#lifetimeChanged = false;
       },
       reset: (session) => {
         session.#data = {};
         session.#changed.clear();
         session.#deleted.clear();
+        session.#lifetime = {};
+        session.#lifetimeChanged = false;
         setRecord(session, undefined);
       },
       onChange: (session, listener) => {
@@ -63,6 +76,54 @@ export class Session<T extends SessionData = SessionData> {
   /** True when no stored record existed when the session was loaded. */
   get isNew(): boolean {
     return !recordOf(this)?.stored;
+  }
+
+  /** The session's own lifetime in seconds (`setMaxAge`), or undefined: the module's `maxAge`. */
+  get maxAge(): number | undefined {
+    return this.#lifetime.maxAge;
+  }
+
+  /**
+   * Gives this session a lifetime of its own, in seconds, instead of the
+   * module's `maxAge`: a login form's "remember me" box picks 30 days where
+   * the default is 8 hours. The store's TTL, the server-side expiry and the
+   * cookie follow it from this request on; `rolling` slides by it,
+   * `absoluteTimeout` still caps it, and it survives `regenerate`. `null`
+   * goes back to the module's `maxAge`.
+   *
+   * `persistent: false` makes the cookie a browser-session cookie (no
+   * `Max-Age` nor `Expires`: the browser drops it when it closes) while the
+   * server still ends the session after its lifetime; `true` a persistent one
+   * whatever `cookie.persistent` says. Throws a `RangeError` for a lifetime
+   * that is not a positive number of seconds up to 400 days (34 560 000).
+   *
+   * @example
+   * session.set('userId', user.id);
+   * if (body.remember) session.setMaxAge(30 * 24 * 3600);
+   * else session.setMaxAge(null, { persistent: false });
+   * await this.sessions.regenerate(req);
+   */
+  setMaxAge(seconds: number | null, options: { persistent?: boolean } = {}): this {
+    if (
+      seconds !== null &&
+      (typeof seconds !== 'number' ||
+        !Number.isFinite(seconds) ||
+        seconds <= 0 ||
+        seconds > MAX_COOKIE_MAX_AGE)
+    ) {
+      throw new RangeError(messages.invalidMaxAge(seconds, MAX_COOKIE_MAX_AGE));
+    }
+    const persistent = options?.persistent;
+    if (persistent !== undefined && typeof persistent !== 'boolean') {
+      throw new TypeError(messages.invalidPersistent(persistent));
+    }
+    this.#lifetime = {
+      maxAge: seconds ?? undefined,
+      persistent: persistent ?? this.#lifetime.persistent,
+    };
+    this.#lifetimeChanged = true;
+    this.#changedNow();
+    return this;
   }
 
   /** A copy of the value under `key`, or `fallback` (else `undefined`) when absent. */
@@ -143,6 +204,10 @@ export class Session<T extends SessionData = SessionData> {
  */
 export interface SessionInternals {
   data(session: Session): Readonly<Record<string, unknown>>;
+  lifetime(session: Session): Readonly<SessionLifetime>;
+  lifetimeChanged(session: Session): boolean;
+  /** Sets the lifetime a stored record has, without counting it as a change. */
+  restoreLifetime(session: Session, lifetime: SessionLifetime): void;
   changed(session: Session): ReadonlySet<string>;
   deleted(session: Session): ReadonlySet<string>;
   /** Forgets what changed: the current state is saved. */
@@ -153,6 +218,12 @@ export interface SessionInternals {
   onChange(session: Session, listener: (() => void) | undefined): void;
 }
 
+/** @internal A session's own lifetime (seconds) and cookie kind; undefined: the module's. */
+export interface SessionLifetime {
+  maxAge?: number;
+  persistent?: boolean;
+}
+
 /** @internal */
 export function sessionInternals(): SessionInternals {
   return internals;
@@ -160,5 +231,9 @@ export function sessionInternals(): SessionInternals {
 
 /** @internal True when `session` changed since it was loaded or last saved. */
 export function isModified(session: Session): boolean {
-  return internals.changed(session).size > 0 || internals.deleted(session).size > 0;
+  return (
+    internals.changed(session).size > 0 ||
+    internals.deleted(session).size > 0 ||
+    internals.lifetimeChanged(session)
+  );
 }
