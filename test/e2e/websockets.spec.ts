@@ -29,6 +29,7 @@ import {
   SessionModule,
   SessionService,
   type SessionBackend,
+  type SessionModuleOptions,
 } from '../../src/index.js';
 import { platform } from '../support/fixtures/app.js';
 import { cookieFrom, newId, SECRET, signedValue } from '../support/fixtures/http.js';
@@ -136,9 +137,10 @@ async function boot(
   backend: SessionBackend,
   gateways: Type[],
   wsAdapter?: (app: INestApplication) => WebSocketAdapter,
+  options: Partial<SessionModuleOptions> = {},
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({
-    imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
+    imports: [SessionModule.forRoot({ secretKey: SECRET, backend, ...options })],
     controllers: [HttpController],
     providers: gateways,
   }).compile();
@@ -425,5 +427,36 @@ describe.each(backends)(`WebSocket gateways (${platform()}) on %s`, (_name, make
       expect(reply.event).toBe('exception');
       expect(reply.data.message).toMatch(/call sessionService.bindSocket\(client, request\)/);
     });
+  });
+});
+
+describe(`WebSocket gateways (${platform()}) with the header transport`, () => {
+  let app: INestApplication;
+  let url: string;
+  let socket: Socket | undefined;
+
+  beforeAll(async () => {
+    ({ app, url } = await boot(new MemoryBackend(), [IoGateway], undefined, {
+      transport: 'header',
+    }));
+  });
+
+  afterAll(async () => {
+    socket?.disconnect();
+    await app.close();
+  });
+
+  it('takes the session from the handshake’s session header', async () => {
+    const login = await request(app.getHttpServer()).get('/login?name=kim').expect(200);
+    const token = login.headers['x-session-token'] as string;
+    expect(token).toBeTruthy();
+    socket = io(`http://${url}`, {
+      transports: ['websocket'],
+      extraHeaders: { 'x-session-token': token },
+      reconnection: false,
+    });
+    const reply = new Promise((resolve) => socket!.once('whoami', resolve));
+    socket.emit('whoami');
+    expect(await reply).toBe('kim');
   });
 });
