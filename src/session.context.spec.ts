@@ -1,6 +1,7 @@
+import { jest } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import { graphqlRequestOf, sessionOf } from './session.context.js';
-import { withMessageSession } from './session.socket.js';
+import { MessageSession, withMessageSession } from './session.socket.js';
 import { Session } from './session.js';
 
 /** The parts of an ExecutionContext the helpers use. */
@@ -24,10 +25,15 @@ describe('session.context', () => {
     );
   });
 
-  it('gives @Session() the socket message’s session, and fails clearly without one', () => {
+  it('gives @Session() the socket message’s session, read once, and fails clearly without one', async () => {
     const session = new Session();
+    const loader = jest.fn(() => Promise.resolve(session));
+    const message = new MessageSession(loader);
     const ws = context('ws', [{}, {}]);
-    expect(withMessageSession(session, () => sessionOf(ws))).toBe(session);
+    expect(loader).not.toHaveBeenCalled();
+    await expect(withMessageSession(message, () => sessionOf(ws))).resolves.toBe(session);
+    await expect(withMessageSession(message, () => sessionOf(ws))).resolves.toBe(session);
+    expect(loader).toHaveBeenCalledTimes(1);
     expect(() => sessionOf(ws)).toThrow(/SessionInterceptor did not run/);
   });
 });

@@ -26,9 +26,10 @@ export function graphqlRequestOf(context: ExecutionContext): SessionRequest {
 }
 
 /**
- * What `@Session()` injects: the loaded session, or (in a GraphQL field
- * resolver reached before its request's read finished) the promise of it,
- * which Nest awaits before calling the handler.
+ * What `@Session()` injects: the loaded session, or the promise of it (a
+ * socket message's session, read when a handler first asks for it; a
+ * GraphQL field resolver reached before its request's read finished), which
+ * Nest awaits before calling the handler.
  */
 export function sessionOf(context: ExecutionContext): Session | Promise<Session> | undefined {
   switch (context.getType<string>()) {
@@ -37,9 +38,9 @@ export function sessionOf(context: ExecutionContext): Session | Promise<Session>
       return (request.session as Session | undefined) ?? pendingSession(request);
     }
     case 'ws': {
-      const session = currentMessageSession();
-      if (!session) throw new Error(messages.socketSessionMissing());
-      return session;
+      const message = currentMessageSession();
+      if (!message) throw new Error(messages.socketSessionMissing());
+      return message.get();
     }
     default:
       return context.switchToHttp().getRequest<SessionRequest>().session as Session | undefined;

@@ -8,7 +8,7 @@ import { catchError, concat, defer, EMPTY, from, ignoreElements, mergeMap, Obser
 import { graphqlRequestOf } from './session.context.js';
 import { handlerSendsResponse } from './session.route-args.js';
 import { SessionService } from './session.service.js';
-import { withMessageSession } from './session.socket.js';
+import { MessageSession, withMessageSession } from './session.socket.js';
 
 /**
  * Loads the request's session before the handler and saves it after, before
@@ -66,17 +66,16 @@ export class SessionInterceptor implements NestInterceptor {
 
   /**
    * Each message reads the session afresh (a logout over HTTP is seen at
-   * once) and saves what its handler changed, as a delta, after it.
+   * once), when its handler first asks for it, and saves what the handler
+   * changed, as a delta, after it. Messages that never use their session
+   * cost nothing.
    */
   private interceptSocket(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const client = context.switchToWs().getClient<object>();
-    return from(this.sessions.loadForSocket(client)).pipe(
-      mergeMap((session) =>
-        savedAfter(
-          withMessageSession(session, () => next.handle()),
-          () => this.sessions.saveForSocket(session),
-        ),
-      ),
+    const message = new MessageSession(() => this.sessions.loadForSocket(client));
+    return savedAfter(
+      withMessageSession(message, () => next.handle()),
+      () => message.save((session) => this.sessions.saveForSocket(session)),
     );
   }
 

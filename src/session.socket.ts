@@ -20,8 +20,8 @@ const bound = new WeakMap<object, SessionRequest['headers']>();
 /** The per-message request a socket session was loaded for, so it can be saved. */
 const messageRequests = new WeakMap<Session, SessionRequest>();
 
-/** The session of the socket message being handled, for `@Session()`. */
-const messageSession = new AsyncLocalStorage<Session>();
+/** The socket message being handled, for `@Session()`. */
+const currentMessage = new AsyncLocalStorage<MessageSession>();
 
 /** @internal Remembers the headers of the request that opened `client`. */
 export function bindSocket(client: object, request: { headers?: unknown }): void {
@@ -60,14 +60,42 @@ export function createsSession(session: Session): boolean {
   return session.isNew && isModified(session) && session.keys().length > 0;
 }
 
-/** @internal Runs `fn` with `session` as the session of the current socket message. */
-export function withMessageSession<R>(session: Session, fn: () => R): R {
-  return messageSession.run(session, fn);
+/**
+ * @internal The session of one socket message, read on first use: a message
+ * whose handler never asks for it costs no backend call, and a client whose
+ * handshake is unknown fails only the handlers that use a session.
+ */
+export class MessageSession {
+  private loading?: Promise<Session>;
+
+  constructor(private readonly loader: () => Promise<Session>) {}
+
+  /** The session, read on the first call. */
+  get(): Promise<Session> {
+    return (this.loading ??= this.loader());
+  }
+
+  /** Saves with `save` a session that was read; nothing when it was not (or its read failed). */
+  async save(save: (session: Session) => Promise<void>): Promise<void> {
+    if (!this.loading) return;
+    let session: Session;
+    try {
+      session = await this.loading;
+    } catch {
+      return; // the handler got the error
+    }
+    await save(session);
+  }
 }
 
-/** @internal The session of the socket message being handled, if the interceptor loaded one. */
-export function currentMessageSession(): Session | undefined {
-  return messageSession.getStore();
+/** @internal Runs `fn` with `message` as the socket message being handled. */
+export function withMessageSession<R>(message: MessageSession, fn: () => R): R {
+  return currentMessage.run(message, fn);
+}
+
+/** @internal The socket message being handled, if the interceptor runs around it. */
+export function currentMessageSession(): MessageSession | undefined {
+  return currentMessage.getStore();
 }
 
 type WsExceptionClass = new (error: string | object) => Error;

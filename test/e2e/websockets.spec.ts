@@ -82,6 +82,12 @@ class SessionHandlers {
     return { event: 'whoami', data: user ?? null };
   }
 
+  /** A handler that does not use the session. */
+  @SubscribeMessage('ping')
+  ping(): unknown {
+    return { event: 'ping', data: 'pong' };
+  }
+
   @SubscribeMessage('note')
   note(@MessageBody() text: string, @Session() session: Session): unknown {
     session.set('note', text);
@@ -127,6 +133,11 @@ class WsGateway extends SessionHandlers implements OnGatewayConnection {
 /** A `ws` gateway that forgot `bindSocket`. */
 @WebSocketGateway({ path: '/unbound' })
 class UnboundWsGateway {
+  @SubscribeMessage('ping')
+  ping(): unknown {
+    return { event: 'ping', data: 'pong' };
+  }
+
   @SubscribeMessage('whoami')
   whoami(@Session('user') user: string | undefined): unknown {
     return { event: 'whoami', data: user ?? null };
@@ -234,6 +245,13 @@ describe.each(backends)(`WebSocket gateways (${platform()}) on %s`, (_name, make
       expect(await ask(socket, 'whoami')).toEqual('alice');
       expect(backend.reads).toBe(1);
       expect(backend.writes).toBe(0);
+    });
+
+    it('reads nothing for a message whose handler does not use the session', async () => {
+      const socket = await connect(await login('al'));
+      backend.resetCalls();
+      expect(await ask(socket, 'ping')).toBe('pong');
+      expect(backend.total).toBe(0);
     });
 
     it('saves what a message changed, which the next HTTP request sees', async () => {
@@ -423,6 +441,8 @@ describe.each(backends)(`WebSocket gateways (${platform()}) on %s`, (_name, make
 
     it('tells a gateway that did not bind its sockets what to call', async () => {
       const socket = await connect(await login('jack'), '/unbound');
+      // Handlers that do not use the session are not affected.
+      expect(await send(socket, 'ping')).toEqual({ event: 'ping', data: 'pong' });
       const reply = await send(socket, 'whoami');
       expect(reply.event).toBe('exception');
       expect(reply.data.message).toMatch(/call sessionService.bindSocket\(client, request\)/);
