@@ -8,14 +8,7 @@ import type { ResolvedSessionOptions } from './session.options.js';
 import { recordOf } from './session.record.js';
 import { RequestSessions, type RequestState } from './session.request.js';
 import { SessionSigner } from './session.signer.js';
-import {
-  bindSocket,
-  createsSession,
-  messageRequestOf,
-  socketError,
-  socketRequestOf,
-  trackSocketSession,
-} from './session.socket.js';
+import { bindSocket, loadForSocket, saveForSocket } from './session.socket.js';
 import { SessionStore } from './session.store.js';
 import { Describer, descriptionOf } from './session.describe.js';
 import { SessionEvents, type SessionEvent } from './session.events.js';
@@ -165,16 +158,8 @@ export class SessionService implements OnModuleDestroy {
    * session.set('lastSeen', Date.now());
    * await this.sessions.saveForSocket(session);
    */
-  async loadForSocket(client: object): Promise<Session> {
-    const request = await messageRequestOf(client);
-    let session: Session;
-    try {
-      session = await this.requests.load(request);
-    } catch (error) {
-      throw await socketError(error as Error);
-    }
-    trackSocketSession(session, request);
-    return session;
+  loadForSocket(client: object): Promise<Session> {
+    return loadForSocket(this.requests, client);
   }
 
   /**
@@ -185,15 +170,8 @@ export class SessionService implements OnModuleDestroy {
    * that rejects with a `WsException` saying to log in over HTTP first, and
    * nothing is stored.
    */
-  async saveForSocket(session: Session): Promise<void> {
-    const request = socketRequestOf(session);
-    if (!request) throw new Error(messages.notSocketSession());
-    if (createsSession(session)) throw await socketError(messages.socketNewSession());
-    try {
-      await this.requests.commit(request);
-    } catch (error) {
-      throw await socketError(error as Error);
-    }
+  saveForSocket(session: Session): Promise<void> {
+    return saveForSocket(this.requests, session);
   }
 
   /**

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { HttpException } from '@nestjs/common';
 import type { SessionRequest } from './session.http.js';
 import { messages } from './session.messages.js';
+import type { RequestSessions } from './session.request.js';
 import { isModified, type Session } from './session.js';
 
 /**
@@ -41,14 +42,29 @@ export async function messageRequestOf(client: object): Promise<SessionRequest> 
   return { headers };
 }
 
-/** @internal Records which stand-in request `session` belongs to. */
-export function trackSocketSession(session: Session, request: SessionRequest): void {
+/** @internal `SessionService.loadForSocket`: a fresh read, through a stand-in request. */
+export async function loadForSocket(requests: RequestSessions, client: object): Promise<Session> {
+  const request = await messageRequestOf(client);
+  let session: Session;
+  try {
+    session = await requests.load(request);
+  } catch (error) {
+    throw await socketError(error as Error);
+  }
   messageRequests.set(session, request);
+  return session;
 }
 
-/** @internal The stand-in request of a session from `loadForSocket`, or undefined. */
-export function socketRequestOf(session: Session): SessionRequest | undefined {
-  return messageRequests.get(session);
+/** @internal `SessionService.saveForSocket`: a delta save that never creates a session. */
+export async function saveForSocket(requests: RequestSessions, session: Session): Promise<void> {
+  const request = messageRequests.get(session);
+  if (!request) throw new Error(messages.notSocketSession());
+  if (createsSession(session)) throw await socketError(messages.socketNewSession());
+  try {
+    await requests.commit(request);
+  } catch (error) {
+    throw await socketError(error as Error);
+  }
 }
 
 /**
