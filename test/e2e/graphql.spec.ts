@@ -101,6 +101,12 @@ class MeResolver {
     return { user: user ?? null };
   }
 
+  /** A root resolver that does not use the session, under field resolvers that do. */
+  @Query(() => Me)
+  plain(): { user: null } {
+    return { user: null };
+  }
+
   @Query(() => Int)
   cartSize(@Session() session: Session): number {
     return (session.get('cart', []) as string[]).length;
@@ -206,6 +212,17 @@ describeOnExpress.each(backends)('GraphQL resolvers (Apollo, Express) on %s', (_
 
     const next = await gql('{ me { user visits } }', cookie).expect(200);
     expect(next.body.data.me).toEqual({ user: 'carol', visits: 3 });
+  });
+
+  it('gives field resolvers the session when their root resolver does not use it', async () => {
+    const cookie = await login('gail');
+    backend.resetCalls();
+    const response = await gql('{ plain { visits cart } }', cookie).expect(200);
+    expect(response.body).toEqual({ data: { plain: { visits: 1, cart: [] } } });
+    expect(backend.reads).toBe(1);
+    expect(backend.writes).toBe(1);
+    const next = await gql('{ me { visits } }', cookie).expect(200);
+    expect(next.body.data.me.visits).toBe(2);
   });
 
   it('keeps the changes of several mutations in one request, in one write', async () => {
