@@ -7,17 +7,21 @@ import {
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Observable, type Subscription } from 'rxjs';
+import { graphqlRequestOf } from './session.context.js';
 import { handlerSendsResponse } from './session.route-args.js';
 import { SessionService } from './session.service.js';
+import { MessageSession, withMessageSession } from './session.socket.js';
 
 /**
  * Loads the request's session before the handler and saves it after, before
  * the response is sent, also when the handler throws (the exception still
  * reaches the client) and when it writes the response itself with `@Res()`.
- * `@Session()` binds it to the handler that takes it; `SessionModule`
- * registers it globally with `loadOnEveryRoute: true`. It is exported for
- * apps that bind it themselves with `@UseInterceptors()`. Non-HTTP contexts
- * pass through.
+ * `@Session()` binds it to the handler that takes it (`SessionModule`
+ * registers it globally with `loadOnEveryRoute: true`). GraphQL resolvers
+ * share their HTTP request's session (read once, saved once before the
+ * response); a WebSocket message gets its session read fresh and saved after
+ * its handler. It is exported for apps that bind it themselves with
+ * `@UseInterceptors()`. Other contexts (RPC) pass through.
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
@@ -36,7 +40,19 @@ export class SessionInterceptor implements NestInterceptor {
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
+    switch (context.getType<string>()) {
+      case 'http':
+        return this.interceptHttp(context, next);
+      case 'graphql':
+        return this.interceptGraphql(context, next);
+      case 'ws':
+        return this.interceptSocket(context, next);
+      default:
+        return next.handle();
+    }
+  }
+
+  private interceptHttp(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<object>();
     // No cookie to look up (or loaded already by a guard): nothing to wait
     // for. Such a session is saved by the response hook the service arms on
@@ -45,36 +61,48 @@ export class SessionInterceptor implements NestInterceptor {
     if (this.sessions.loadNow(request)) return next.handle();
     const sessions = this.sessions;
     if (!this.handlerWritesResponse(context)) sessions.manage(request);
-    // One hand-written Observable rather than an operator chain: it runs on
-    // every request that reads its session. Each value waits for the save;
-    // a handler that completes without a value, or throws, saves too.
+    return savedAfter(
+      () => next.handle(),
+      () => sessions.commit(request),
+      sessions.load(request),
+    );
+  }
+
+  /**
+   * Every resolver of an operation runs with the same HTTP request: the
+   * first one reads the session, the others get the same object. Nothing is
+   * saved here, since more resolvers may follow: the response hook saves once,
+   * before the GraphQL response is sent, with the cookie on it.
+   */
+  private interceptGraphql(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = graphqlRequestOf(context);
+    if (this.sessions.loadNow(request)) return next.handle();
+    const loading = this.sessions.load(request);
     return new Observable((subscriber) => {
       let handled: Subscription | undefined;
-      let saved: Promise<unknown> = Promise.resolve();
-      let emitted = false;
-      const fail = (error: unknown) =>
-        void sessions.commit(request).then(
-          () => subscriber.error(error),
-          (failure: unknown) => subscriber.error(failure),
-        );
-      sessions.load(request).then(() => {
-        if (subscriber.closed) return;
-        handled = next.handle().subscribe({
-          next: (value) => {
-            emitted = true;
-            saved = saved.then(() => sessions.commit(request)).then(() => subscriber.next(value));
-            saved.catch(fail);
-          },
-          error: fail,
-          complete: () => {
-            saved
-              .then(() => (emitted ? undefined : sessions.commit(request)))
-              .then(() => subscriber.complete(), fail);
-          },
-        });
-      }, fail);
+      loading.then(
+        () => {
+          if (!subscriber.closed) handled = next.handle().subscribe(subscriber);
+        },
+        (error: unknown) => subscriber.error(error),
+      );
       return () => handled?.unsubscribe();
     });
+  }
+
+  /**
+   * Each message reads the session afresh (a logout over HTTP is seen at
+   * once), when its handler first asks for it, and saves what the handler
+   * changed, as a delta, after it. Messages that never use their session
+   * cost nothing.
+   */
+  private interceptSocket(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const client = context.switchToWs().getClient<object>();
+    const message = new MessageSession(() => this.sessions.loadForSocket(client));
+    return savedAfter(
+      () => withMessageSession(message, () => next.handle()),
+      () => message.save((session) => this.sessions.saveForSocket(session)),
+    );
   }
 
   private get sessions(): SessionService {
@@ -91,4 +119,45 @@ export class SessionInterceptor implements NestInterceptor {
     }
     return writes;
   }
+}
+
+/**
+ * What `handle()` emits, started once `ready` resolves (at once without it),
+ * with `save` awaited before each value goes on, also when it completes
+ * without a value, and before an error goes on (the error wins unless the
+ * save fails). One hand-written Observable rather than an operator chain: it
+ * runs on every request that uses its session.
+ */
+function savedAfter(
+  handle: () => Observable<unknown>,
+  save: () => Promise<void>,
+  ready?: Promise<unknown>,
+): Observable<unknown> {
+  return new Observable((subscriber) => {
+    let handled: Subscription | undefined;
+    let saved: Promise<unknown> = Promise.resolve();
+    let emitted = false;
+    const fail = (error: unknown) =>
+      void save().then(
+        () => subscriber.error(error),
+        (failure: unknown) => subscriber.error(failure),
+      );
+    const start = () => {
+      if (subscriber.closed) return;
+      handled = handle().subscribe({
+        next: (value) => {
+          emitted = true;
+          saved = saved.then(save).then(() => subscriber.next(value));
+          saved.catch(fail);
+        },
+        error: fail,
+        complete: () => {
+          saved.then(() => (emitted ? undefined : save())).then(() => subscriber.complete(), fail);
+        },
+      });
+    };
+    if (ready) ready.then(start, fail);
+    else start();
+    return () => handled?.unsubscribe();
+  });
 }

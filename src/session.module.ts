@@ -19,6 +19,7 @@ import {
   SessionConfigurableModule,
 } from './session.module-definition.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session.options.js';
+import { registerLoader } from './session.request.js';
 import { SessionService } from './session.service.js';
 
 /**
@@ -97,6 +98,10 @@ export class SessionModule
   /** On Fastify, links requests to their replies and saves before every reply is sent. */
   onModuleInit(): void {
     const adapter = this.adapterHost?.httpAdapter;
+    const instance: unknown = adapter?.getInstance();
+    if (typeof instance === 'function' || (typeof instance === 'object' && instance !== null)) {
+      registerLoader(instance, (request) => this.sessions.load(request));
+    }
     if (adapter?.getType() === 'fastify') {
       registerFastifyHooks(
         adapter.getInstance(),

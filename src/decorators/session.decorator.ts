@@ -1,11 +1,13 @@
 import { createParamDecorator, UseInterceptors, type ExecutionContext } from '@nestjs/common';
 import type { SessionData } from '../backends/session-backend.js';
 import { SessionInterceptor } from '../session.interceptor.js';
+import { sessionOf } from '../session.context.js';
 import { Session as SessionClass } from '../session.js';
 
 const SessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
-  const session = context.switchToHttp().getRequest<{ session?: SessionClass }>().session;
-  return key === undefined ? session : session?.get(key);
+  const session = sessionOf(context);
+  if (key === undefined) return session;
+  return session instanceof Promise ? session.then((loaded) => loaded.get(key)) : session?.get(key);
 });
 
 /** Handlers `SessionInterceptor` is bound to already (a handler may take several `@Session()`). */
@@ -32,11 +34,13 @@ function SessionDecorator(key?: string): ParameterDecorator {
 /**
  * The request's session, as a handler parameter: `@Session() session: Session`
  * injects the whole session, `@Session('userId') userId?: number` one value
- * (a copy). It binds `SessionInterceptor` to the handler, so the session is
- * loaded before it runs and saved before its response is sent; routes without
- * `@Session()` don't load it (see `loadOnEveryRoute`). `Session` is also the session's type, and `instanceof Session`
- * works. Import it from this package, not from `@nestjs/common` (whose
- * `@Session()` reads express-session's `req.session`):
+ * (a copy). `Session` is also the session's type, and `instanceof Session`
+ * works. It works in controllers, GraphQL resolvers (`@Query`, `@Mutation`,
+ * `@ResolveField`) and WebSocket gateways (`@SubscribeMessage`): it binds
+ * `SessionInterceptor` to the handler, so the session is loaded before it runs
+ * and saved after it; routes without `@Session()` don't load it (see
+ * `loadOnEveryRoute`). Import it from this package, not from `@nestjs/common`
+ * (whose `@Session()` reads express-session's `req.session`):
  *
  * @example
  * import { Session } from 'pselfastapise-async';
