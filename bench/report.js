@@ -131,9 +131,10 @@ export function evaluateTargets(rows) {
         times,
         r.baseRps === null ? '' : `req/s ${times(r.baseRps)}`,
       );
+    // Up to 5 % over: requests in flight when a measurement ends count on one side only.
     const trips = ROUND_TRIPS[store]?.[r.workload];
     if (trips !== undefined)
-      check(`${trips} ${store} round trip(s) per request`, r.store, trips + 0.01, (v) =>
+      check(`${trips} ${store} round trip(s) per request`, r.store, trips + 0.05, (v) =>
         v.toFixed(2),
       );
   }
