@@ -1,3 +1,4 @@
+import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 
 /** @internal Longest Cookie header we look into; longer ones are treated as carrying no session. */
@@ -57,4 +58,76 @@ export function serializeCookie(
   if (options.cookieHttpsOnly) header += '; Secure';
   header += `; SameSite=${cookie.sameSite.charAt(0).toUpperCase()}${cookie.sameSite.slice(1)}`;
   return header;
+}
+
+/**
+ * `request.session.cookie`: the session cookie as express-session describes
+ * it, read-only. Times are in milliseconds, as there. The lifetime comes from
+ * the module's `maxAge` option (with `rolling`, it slides on every request).
+ */
+export class SessionCookie {
+  /** @internal */
+  constructor(
+    private readonly options: ResolvedSessionOptions,
+    /** When the stored session expires (ms since the epoch); 0 for a session not stored yet. */
+    private readonly expiresAt: number,
+  ) {}
+
+  /** Milliseconds until the cookie expires. */
+  get maxAge(): number {
+    const left = this.expiresAt === 0 ? this.originalMaxAge : this.expiresAt - Date.now();
+    return Math.max(0, left);
+  }
+
+  set maxAge(_value: number) {
+    throw new TypeError(messages.cookieReadOnly('maxAge'));
+  }
+
+  /** When the cookie expires. */
+  get expires(): Date {
+    return new Date(this.expiresAt === 0 ? Date.now() + this.originalMaxAge : this.expiresAt);
+  }
+
+  set expires(_value: Date) {
+    throw new TypeError(messages.cookieReadOnly('expires'));
+  }
+
+  /** The configured lifetime (`maxAge` option), in milliseconds. */
+  get originalMaxAge(): number {
+    return this.options.maxAge * 1000;
+  }
+
+  get httpOnly(): boolean {
+    return this.options.cookie.httpOnly;
+  }
+
+  /** The `cookieHttpsOnly` option. */
+  get secure(): boolean {
+    return this.options.cookieHttpsOnly;
+  }
+
+  get sameSite(): string {
+    return this.options.cookie.sameSite;
+  }
+
+  get path(): string {
+    return this.options.cookie.path;
+  }
+
+  get domain(): string | undefined {
+    return this.options.cookie.domain;
+  }
+
+  /** The attributes, as express-session's cookie serialises them. */
+  toJSON(): Record<string, unknown> {
+    return {
+      originalMaxAge: this.originalMaxAge,
+      expires: this.expires,
+      secure: this.secure,
+      httpOnly: this.httpOnly,
+      domain: this.domain,
+      path: this.path,
+      sameSite: this.sameSite,
+    };
+  }
 }

@@ -13,6 +13,7 @@ import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionSigner } from './session.signer.js';
 import type { CookieChange, Pending, SessionStore } from './session.store.js';
 import { isModified, Session, sessionInternals } from './session.js';
+import type { SessionCalls } from './session.state.js';
 
 /** @internal One request's session and what remains to do for it. */
 export interface RequestState {
@@ -20,6 +21,8 @@ export interface RequestState {
   session?: Session;
   /** The Node request underneath, which the state is keyed by. */
   holder: SessionRequest;
+  /** Fastify's request wrapping `holder`, once seen: it carries `session` too. */
+  wrapper?: SessionRequest;
   /** Resolved on first use: Fastify links a request to its reply only in a hook. */
   response?: SessionResponse;
   pending: Pending;
@@ -33,6 +36,8 @@ export interface RequestState {
    */
   managed: boolean;
   saving?: Promise<void>;
+  /** A cookie change made before the response was known (Fastify middleware runs before its link). */
+  deferred?: CookieChange;
 }
 
 /**
@@ -55,6 +60,9 @@ function holderOf(request: SessionRequest): SessionRequest {
  * on the response, armed on the first change, before the response goes out.
  */
 export class RequestSessions {
+  /** The express-session methods' implementation, bound to every session loaded here. */
+  calls: SessionCalls | undefined;
+
   constructor(
     private readonly store: SessionStore,
     private readonly signer: SessionSigner,
@@ -101,10 +109,22 @@ export class RequestSessions {
   apply(state: RequestState, change: CookieChange | undefined): void {
     if (change === undefined) return;
     const response = this.responseFor(state);
-    if (!response) return;
+    if (!response) {
+      state.deferred = change;
+      return;
+    }
     const value = change === 'clear' ? '' : (change.value ?? this.signer.sign(change.id));
     const maxAge = change === 'clear' ? 0 : change.maxAge;
     response.setCookie(this.options.cookieName, serializeCookie(this.options, value, maxAge));
+  }
+
+  /** Fastify linked the request to its reply: applies a cookie change made before. */
+  linked(request: object): void {
+    const state = this.stateOf(request);
+    const change = state?.deferred;
+    if (change === undefined) return;
+    state!.deferred = undefined;
+    this.apply(state!, change);
   }
 
   /** True when the request carries a session cookie with a value (valid or not). */
@@ -129,6 +149,7 @@ export class RequestSessions {
   /** The state of a request seen before, attaching its session to this request object too. */
   private existing(req: SessionRequest): RequestState | undefined {
     const state = states.get(holderOf(req));
+    if (state && state.holder !== req) state.wrapper = req;
     if (state && req.session === undefined) {
       if (state.session) req.session = state.session;
       else state.loading.then((session) => (req.session = session), noop);
@@ -138,6 +159,8 @@ export class RequestSessions {
 
   private begin(req: SessionRequest): RequestState {
     const holder = holderOf(req);
+    refuseForeign(req.session);
+    if (holder !== req) refuseForeign(holder.session);
     const state: RequestState = {
       loading: undefined as unknown as Promise<Session>,
       holder,
@@ -177,33 +200,68 @@ export class RequestSessions {
   }
 
   private attach(req: SessionRequest, state: RequestState, session: Session): void {
+    if (state.holder !== req) state.wrapper = req;
+    this.install(state, session);
+  }
+
+  /** Makes `session` the request's session (on the Node request and Fastify's wrapper). */
+  private install(state: RequestState, session: Session): void {
     state.session = session;
-    req.session = session;
-    if (state.holder !== req) state.holder.session = session;
+    state.holder.session = session;
+    if (state.wrapper) state.wrapper.session = session;
+    internals.bind(session, this.calls, state);
     this.watch(state, session);
+  }
+
+  /**
+   * Puts `fresh` in place of the request's session (express-session's
+   * `regenerate(cb)`): the previous object keeps its data but is no longer
+   * saved.
+   */
+  replace(state: RequestState, fresh: Session): void {
+    const previous = state.session;
+    if (previous) {
+      internals.onChange(previous, undefined);
+      internals.bind(previous, undefined);
+    }
+    state.loading = Promise.resolve(fresh);
+    this.install(state, fresh);
+  }
+
+  /** Saves what changed now (express-session's `save(cb)`); rejects with a 503 when the backend fails. */
+  saveNow(state: RequestState): Promise<void> {
+    return this.commitState(state);
+  }
+
+  /** The session's expiry is to be refreshed at the save (with `rolling`). */
+  touch(state: RequestState): void {
+    if (!this.options.rolling || !state.session?.id) return;
+    state.pending.touch = true;
+    this.watch(state, state.session);
   }
 
   /**
    * Arms the response hook the first time there is something to save, so
    * that requests which never change their session pay nothing for it.
    */
-  private watch(state: RequestState, session: Session): void {
+  watch(state: RequestState, session: Session): void {
     if (state.hooked) return;
     if (isModified(session) || state.pending.touch || state.pending.refresh) {
-      this.hook(state, session);
+      this.hook(state);
       return;
     }
-    internals.onChange(session, () => this.hook(state, session));
+    internals.onChange(session, () => this.hook(state));
   }
 
-  private hook(state: RequestState, session: Session): void {
+  private hook(state: RequestState): void {
     if (state.hooked || state.managed) return;
     const response = this.responseFor(state);
     if (!response) return;
     state.hooked = true;
     response.guard(
       () => {
-        if (!state.failed) this.apply(state, this.store.prepare(session));
+        // The request's session now: regenerate(cb) may have replaced it.
+        if (!state.failed && state.session) this.apply(state, this.store.prepare(state.session));
       },
       () => this.commitState(state),
       messages.saveFailed(),
@@ -238,3 +296,12 @@ export class RequestSessions {
 }
 
 function noop(): void {}
+
+/** Another session middleware's `request.session` is never overwritten: it would break that middleware. */
+function refuseForeign(current: unknown): void {
+  if (current == null || current instanceof Session) return;
+  const name = (current as object).constructor?.name;
+  throw new Error(
+    messages.foreignSession(name && name !== 'Object' ? `a ${name}` : typeof current),
+  );
+}

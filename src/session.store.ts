@@ -132,6 +132,7 @@ export class SessionStore {
     pending: Pending,
     headersSent: boolean,
   ): Promise<CookieChange | undefined> {
+    internals.check(session);
     const record = recordOf(session);
     const now = Date.now();
     if (!record?.stored) return this.create(session, headersSent, now);
@@ -191,6 +192,7 @@ export class SessionStore {
    * is gone, the session becomes new and empty and nothing is stored.
    */
   async regenerate(session: Session): Promise<CookieChange | undefined> {
+    internals.check(session);
     const old = recordOf(session)?.stored ? recordOf(session) : undefined;
     if (session.keys().length === 0) {
       if (old) await this.index.end(old.owner, [old.storageKey]);
@@ -239,9 +241,14 @@ export class SessionStore {
 
   /** Deletes a stored session's record and index entry; the session becomes new and empty. */
   async destroy(session: Session): Promise<void> {
+    await this.end(session);
+    internals.reset(session);
+  }
+
+  /** Deletes a stored session's record and index entry, leaving the object as it is. */
+  async end(session: Session): Promise<void> {
     const record = recordOf(session);
     if (record?.stored) await this.index.end(record.owner, [record.storageKey]);
-    internals.reset(session);
   }
 
   /** A new session's first save: nothing unless it has data. */

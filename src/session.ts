@@ -1,12 +1,38 @@
 import type { SessionData } from './backends/session-backend.js';
-import { META_KEY } from './session.constants.js';
-import { SessionValueError } from './session.errors.js';
-import { copyJson, toJsonValue } from './session.json.js';
+import { accessHandler, reservedNames } from './session.access.js';
+import type { SessionCookie } from './session.cookie.js';
+import { copyJson } from './session.json.js';
 import { messages } from './session.messages.js';
 import { recordOf, setRecord } from './session.record.js';
+import {
+  deleteValue,
+  markSaved,
+  newState,
+  reconcile,
+  resetState,
+  setValue,
+  STATE,
+  type SessionCallback,
+  type SessionCalls,
+  type SessionState,
+} from './session.state.js';
 
 // Assigned by the class's static block, which alone can reach its private fields.
 let internals!: SessionInternals;
+// Assigned once the class exists: its own names are not data keys.
+let handler!: ProxyHandler<object>;
+
+/**
+ * Makes every session a proxy over itself (the subclass's private fields
+ * then live on the proxy, so methods work through it), with one handler
+ * shared by all sessions.
+ */
+class SessionBase {
+  constructor(state: SessionState) {
+    Object.defineProperty(this, STATE, { value: state, configurable: true });
+    return new Proxy(this, handler);
+  }
+}
 
 /**
  * One request's session: a small map of JSON values. Get it in a handler with
@@ -14,45 +40,56 @@ let internals!: SessionInternals;
  * same object is `request.session`. Changes are saved after the handler, and
  * only the keys that changed are written (on backends that support it).
  *
- * Values must be JSON-serialisable; reading returns copies, so mutating a
- * nested object changes nothing until it is `set` again.
+ * Values must be JSON-serialisable. `get` returns copies, so mutating a
+ * nested object it returned changes nothing until it is `set` again.
+ *
+ * It also speaks express-session's API, for code written for it (Passport,
+ * connect-flash): data keys as properties (`session.views++`,
+ * `session.cart.push(item)`: a nested object read this way is live, and its
+ * changes are saved), `regenerate(cb)`, `save(cb)`, `destroy(cb)`,
+ * `reload(cb)`, `touch()` and `cookie`. A key named like a method or accessor
+ * of the session (`get`, `save`, `cookie`, `id`…, or `then`) is reachable only
+ * through `get` / `set`.
  *
  * @example
  * session.set('cart', [...session.get('cart', []), item]);
+ * // or, express-session style:
+ * (req.session.cart ??= []).push(item);
  */
-export class Session<T extends SessionData = SessionData> {
-  #data: Record<string, unknown>;
-  /** Keys set since the last save. */
-  readonly #changed = new Set<string>();
-  /** Keys deleted since the last save. */
-  readonly #deleted = new Set<string>();
-  /** Called on the first change after a save. */
-  #onChange: (() => void) | undefined;
+export class Session<T extends SessionData = SessionData> extends SessionBase {
+  #state: SessionState;
 
   static {
     internals = {
-      data: (session) => session.#data,
-      changed: (session) => session.#changed,
-      deleted: (session) => session.#deleted,
-      saved: (session) => {
-        session.#changed.clear();
-        session.#deleted.clear();
-      },
-      reset: (session) => {
-        session.#data = {};
-        session.#changed.clear();
-        session.#deleted.clear();
+      data: (session) => session.#state.data,
+      changed: (session) => session.#state.changed,
+      deleted: (session) => session.#state.deleted,
+      saved: (session) => markSaved(session.#state),
+      reset: (session, data) => {
+        resetState(session.#state, data);
         setRecord(session, undefined);
       },
       onChange: (session, listener) => {
-        session.#onChange = listener;
+        session.#state.onChange = listener;
+      },
+      bind: (session, calls, context) => {
+        session.#state.calls = calls;
+        session.#state.context = context;
+      },
+      reconcile: (session) => reconcile(session.#state),
+      check: (session) => {
+        const state = session.#state;
+        reconcile(state);
+        if (state.invalid) throw state.invalid;
       },
     };
   }
 
   /** @internal Sessions are made by `SessionService`, not by applications. */
   constructor(data: Record<string, unknown> = {}) {
-    this.#data = data;
+    const state = newState(data);
+    super(state);
+    this.#state = state;
   }
 
   /** The session id; `''` until a new session is first saved. */
@@ -65,12 +102,22 @@ export class Session<T extends SessionData = SessionData> {
     return !recordOf(this)?.stored;
   }
 
+  /**
+   * The session cookie, as express-session describes it (read-only):
+   * `maxAge` (ms left), `expires`, `originalMaxAge`, `httpOnly`, `secure`,
+   * `sameSite`, `path`, `domain`. The lifetime is set by the module's options.
+   */
+  get cookie(): SessionCookie {
+    return this.#calls().cookie(this.#state.context) as SessionCookie;
+  }
+
   /** A copy of the value under `key`, or `fallback` (else `undefined`) when absent. */
   get<K extends keyof T>(key: K): T[K] | undefined;
   get<K extends keyof T>(key: K, fallback: T[K]): T[K];
   get<K extends keyof T>(key: K, fallback?: T[K]): T[K] | undefined {
     const name = String(key);
-    return Object.hasOwn(this.#data, name) ? copyJson(this.#data[name] as T[K]) : fallback;
+    const data = this.#state.data;
+    return Object.hasOwn(data, name) ? copyJson(data[name] as T[K]) : fallback;
   }
 
   /**
@@ -81,60 +128,93 @@ export class Session<T extends SessionData = SessionData> {
    * unchanged.
    */
   set<K extends keyof T>(key: K, value: T[K]): this {
-    // A number key is its string, as for any object; a symbol has no JSON.
-    if (typeof key !== 'string' && typeof key !== 'number') {
-      throw new SessionValueError(messages.invalidKey(String(key)));
-    }
-    const name = String(key);
-    if (name === META_KEY) throw new SessionValueError(messages.reservedKey(name));
-    // Assigning "__proto__" would replace the data object's prototype, not store a value.
-    if (name === '__proto__') throw new SessionValueError(messages.prototypeKey(name));
-    this.#data[name] = toJsonValue(name, value);
-    this.#deleted.delete(name);
-    this.#changed.add(name);
-    this.#changedNow();
+    setValue(this.#state, key, value, false);
     return this;
   }
 
   /** True when `key` holds a value. */
   has(key: keyof T): boolean {
-    return Object.hasOwn(this.#data, String(key));
+    return Object.hasOwn(this.#state.data, String(key));
   }
 
   /** Removes `key`; true when it was there. */
   delete(key: keyof T): boolean {
-    const name = String(key);
-    if (!Object.hasOwn(this.#data, name)) return false;
-    delete this.#data[name];
-    this.#changed.delete(name);
-    this.#deleted.add(name);
-    this.#changedNow();
-    return true;
+    return deleteValue(this.#state, String(key));
   }
 
   /** Removes every key. A stored session emptied this way is deleted and its cookie cleared. */
   clear(): void {
-    for (const name of Object.keys(this.#data)) this.delete(name);
+    for (const name of Object.keys(this.#state.data)) deleteValue(this.#state, name);
   }
 
   /** The keys that hold a value. */
   keys(): (keyof T)[] {
-    return Object.keys(this.#data) as (keyof T)[];
+    return Object.keys(this.#state.data) as (keyof T)[];
   }
 
   /** A copy of all values. */
   toJSON(): Partial<T> {
-    return copyJson(this.#data) as Partial<T>;
+    return copyJson(this.#state.data) as Partial<T>;
   }
 
-  #changedNow(): void {
-    const listener = this.#onChange;
-    if (listener) {
-      this.#onChange = undefined;
-      listener();
-    }
+  /**
+   * express-session's `regenerate`: the stored record is deleted and
+   * `request.session` becomes a new, empty session (a new object, with a new
+   * id once it is saved); then `callback`. Passport calls it at login and
+   * logout. To keep the data, use `SessionService.regenerate(request)`.
+   */
+  regenerate(callback?: SessionCallback): this {
+    this.#calls().regenerate(this.#state.context, callback ?? noop);
+    return this;
+  }
+
+  /** express-session's `save`: saves what changed now, then `callback`. */
+  save(callback?: SessionCallback): this {
+    this.#calls().save(this.#state.context, callback ?? noop);
+    return this;
+  }
+
+  /**
+   * express-session's `destroy`: the record is deleted and the cookie
+   * cleared, then `callback`. This session becomes new and empty (it stays
+   * `request.session`, where express-session leaves `undefined`).
+   */
+  destroy(callback?: SessionCallback): this {
+    this.#calls().destroy(this.#state.context, callback ?? noop);
+    return this;
+  }
+
+  /**
+   * express-session's `reload`: reads the stored data again, dropping
+   * unsaved changes, then `callback` (with an error when the record is gone;
+   * the session is then new and empty).
+   */
+  reload(callback?: SessionCallback): this {
+    this.#calls().reload(this.#state.context, callback ?? noop);
+    return this;
+  }
+
+  /**
+   * express-session's `touch`: extends the session's life by `maxAge` when
+   * the `rolling` option is on (which every request that loads it does
+   * anyway); without `rolling` the expiry is fixed at creation, and this does
+   * nothing.
+   */
+  touch(): this {
+    this.#calls().touch(this.#state.context);
+    return this;
+  }
+
+  #calls(): SessionCalls {
+    const calls = this.#state.calls;
+    if (!calls) throw new Error(messages.sessionNotBound());
+    return calls;
   }
 }
+
+handler = accessHandler(reservedNames(Session.prototype)) as ProxyHandler<object>;
+
+function noop(): void {}
 
 /**
  * @internal What the store and the request layer need of a `Session` beyond
@@ -147,10 +227,16 @@ export interface SessionInternals {
   deleted(session: Session): ReadonlySet<string>;
   /** Forgets what changed: the current state is saved. */
   saved(session: Session): void;
-  /** Turns the session into a new, empty one, without an id. */
-  reset(session: Session): void;
+  /** Turns the session into a new one, without an id: empty, or holding `data` (unchanged). */
+  reset(session: Session, data?: Record<string, unknown>): void;
   /** Calls `listener` once, on the next change. */
   onChange(session: Session, listener: (() => void) | undefined): void;
+  /** Ties the express-session methods to a request (`calls` undefined: to none). */
+  bind(session: Session, calls: SessionCalls | undefined, context?: unknown): void;
+  /** Takes in changes made to live values (see `check`). */
+  reconcile(session: Session): void;
+  /** Takes in changes made to live values; throws when one can no longer be stored. */
+  check(session: Session): void;
 }
 
 /** @internal */
@@ -160,5 +246,8 @@ export function sessionInternals(): SessionInternals {
 
 /** @internal True when `session` changed since it was loaded or last saved. */
 export function isModified(session: Session): boolean {
-  return internals.changed(session).size > 0 || internals.deleted(session).size > 0;
+  const changed = internals.changed(session);
+  const deleted = internals.deleted(session);
+  if (changed.size === 0 && deleted.size === 0) internals.reconcile(session);
+  return changed.size > 0 || deleted.size > 0;
 }
