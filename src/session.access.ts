@@ -45,7 +45,8 @@ export function accessHandler(reserved: ReadonlySet<string>): ProxyHandler<Targe
       return own(key) ? Reflect.has(target, key) : Object.hasOwn(target[STATE].data, key);
     },
     ownKeys(target) {
-      const keys: (string | symbol)[] = Object.keys(target[STATE].data);
+      const keys: (string | symbol)[] = [];
+      for (const name of Object.keys(target[STATE].data)) if (!reserved.has(name)) keys.push(name);
       for (const symbol of Object.getOwnPropertySymbols(target)) {
         if (symbol !== STATE) keys.push(symbol);
       }

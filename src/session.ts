@@ -19,8 +19,6 @@ import {
 
 // Assigned by the class's static block, which alone can reach its private fields.
 let internals!: SessionInternals;
-// Assigned once the class exists: its own names are not data keys.
-let handler!: ProxyHandler<object>;
 
 /**
  * Makes every session a proxy over itself (the subclass's private fields
@@ -212,7 +210,8 @@ export class Session<T extends SessionData = SessionData> extends SessionBase {
   }
 }
 
-handler = accessHandler(reservedNames(Session.prototype)) as ProxyHandler<object>;
+// Made once the class exists: its own names are not data keys.
+const handler = accessHandler(reservedNames(Session.prototype)) as ProxyHandler<object>;
 
 function noop(): void {}
 

@@ -18,7 +18,7 @@ import { createApp } from '../support/fixtures/app.js';
 import { cookieFrom, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
 import { instrument, type Instrumented } from '../support/instrument.js';
 
-type Legacy = Session & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Legacy = Session & Record<string, any>;
 
 /** What the middleware after ours saw, for the handler to compare with. */
 const seen: { session?: unknown; sessionID?: unknown; ran: number } = { ran: 0 };

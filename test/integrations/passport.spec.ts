@@ -103,7 +103,7 @@ class SessionSerializer extends PassportSerializer {
   }
 }
 
-type Req = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Req = Record<string, any>;
 
 /** Lets a test hold one request in its handler while another runs. */
 const gate: { entered?: () => void; release?: Promise<void> } = {};
