@@ -240,3 +240,43 @@ describe.each(backends)('Passport session login on %s', (_name, makeBackend) => 
     });
   });
 });
+
+describe("Passport's keepSessionInfo", () => {
+  let app: INestApplication;
+
+  beforeEach(async () => {
+    app = await createApp(
+      {
+        imports: [
+          PassportModule.register({ session: true, keepSessionInfo: true }),
+          SessionModule.forRoot({ secretKey: SECRET }),
+        ],
+        controllers: [AppController],
+        providers: [UsersService, AuthService, LocalStrategy, SessionSerializer],
+      },
+      {
+        beforeInit: (nest) => {
+          nest.use(sessionMiddleware(nest));
+          nest.use(passport.initialize());
+          nest.use(passport.session());
+        },
+      },
+    );
+  });
+
+  afterEach(() => app.close());
+
+  it('carries the data from before the login over to the new session id', async () => {
+    const before = cookieFrom(await request(app.getHttpServer()).get('/visit').expect(200));
+    const res = await request(app.getHttpServer())
+      .post('/auth/login')
+      .set('Cookie', before)
+      .send({ username: 'john', password: 'changeme' })
+      .expect(201);
+    const after = cookieFrom(res);
+    expect(after).not.toBe(before);
+    const visit = await request(app.getHttpServer()).get('/visit').set('Cookie', after);
+    expect(visit.body).toEqual({ views: 2 });
+    await request(app.getHttpServer()).get('/profile').set('Cookie', after).expect(200);
+  });
+});
