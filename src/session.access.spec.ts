@@ -121,8 +121,9 @@ describe('Session property access (express-session style)', () => {
     expect(typeof session.save).toBe('function');
     expect(session.then).toBeUndefined();
     expect(session.get('save')).toBe('data');
-    expect(() => (session.cookie = {})).toThrow('Session key "cookie" is a name of the session');
-    expect(() => (session.toString = 'x')).toThrow(SessionValueError);
+    const loose = session as unknown as Record<string, unknown>;
+    expect(() => (loose.cookie = {})).toThrow('Session key "cookie" is a name of the session');
+    expect(() => Reflect.set(session, 'toString', 'x')).toThrow(SessionValueError);
     expect(Object.keys(session)).toEqual([]);
     expect(session.keys()).toEqual(['save', 'then']);
     expect('save' in session).toBe(true);

@@ -11,7 +11,7 @@ const internals = sessionInternals();
 
 /**
  * @internal express-session's session methods (`regenerate(cb)`, `save(cb)`,
- * `destroy(cb)`, `reload(cb)`, `touch()`, `cookie`), for the sessions of one
+ * `destroy(cb)`, `reload(cb)`, `cookie`), for the sessions of one
  * application: a session calls them with its request's state.
  */
 export class ExpressSessionCalls implements SessionCalls {
@@ -37,10 +37,6 @@ export class ExpressSessionCalls implements SessionCalls {
 
   reload(context: unknown, done: SessionCallback): void {
     settle(this.reread(context as RequestState), done);
-  }
-
-  touch(context: unknown): void {
-    this.requests.touch(context as RequestState);
   }
 
   cookie(context: unknown): SessionCookie {

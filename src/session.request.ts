@@ -233,13 +233,6 @@ export class RequestSessions {
     return this.commitState(state);
   }
 
-  /** The session's expiry is to be refreshed at the save (with `rolling`). */
-  touch(state: RequestState): void {
-    if (!this.options.rolling || !state.session?.id) return;
-    state.pending.touch = true;
-    this.watch(state, state.session);
-  }
-
   /**
    * Arms the response hook the first time there is something to save, so
    * that requests which never change their session pay nothing for it.

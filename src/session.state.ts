@@ -19,7 +19,6 @@ export interface SessionCalls {
   save(context: unknown, done: SessionCallback): void;
   destroy(context: unknown, done: SessionCallback): void;
   reload(context: unknown, done: SessionCallback): void;
-  touch(context: unknown): void;
   cookie(context: unknown): unknown;
 }
 

@@ -193,13 +193,12 @@ export class Session<T extends SessionData = SessionData> extends SessionBase {
   }
 
   /**
-   * express-session's `touch`: extends the session's life by `maxAge` when
-   * the `rolling` option is on (which every request that loads it does
-   * anyway); without `rolling` the expiry is fixed at creation, and this does
-   * nothing.
+   * express-session's `touch`, kept so that code calling it still runs: it
+   * changes nothing here. With `rolling`, every request that loads the
+   * session extends it by `maxAge` already; without it, the expiry is fixed
+   * at creation.
    */
   touch(): this {
-    this.#calls().touch(this.#state.context);
     return this;
   }
 
