@@ -7,14 +7,16 @@ export {
   SessionMiddleware,
   type SessionRequestHandler,
 } from './session.middleware.js';
-export { SessionCookie } from './session.cookie.js';
+export { SessionCookie } from './session.cookie-view.js';
 export type { SessionCallback } from './session.state.js';
 export { SESSION_BACKEND, SESSION_OPTIONS } from './session.constants.js';
 export {
   type ResolvedSessionOptions,
   type SessionCookieOptions,
+  type SessionCookiePriority,
   type SessionModuleOptions,
   type SessionSameSite,
+  type SessionTransport,
 } from './session.options.js';
 export { SessionOptionsError, SessionValueError } from './session.errors.js';
 export { storageKeyOf } from './session.signer.js';

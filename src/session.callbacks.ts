@@ -1,4 +1,4 @@
-import { SessionCookie } from './session.cookie.js';
+import { SessionCookie } from './session.cookie-view.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { recordOf, setRecord } from './session.record.js';
@@ -40,8 +40,7 @@ export class ExpressSessionCalls implements SessionCalls {
   }
 
   cookie(context: unknown): SessionCookie {
-    const record = recordOf((context as RequestState).session!);
-    return new SessionCookie(this.options, record?.stored ? record.expiresAt : 0);
+    return new SessionCookie(this.options, (context as RequestState).session!);
   }
 
   private async fresh(state: RequestState): Promise<void> {
@@ -54,7 +53,7 @@ export class ExpressSessionCalls implements SessionCalls {
     }
     const fresh = new Session();
     this.requests.replace(state, fresh);
-    if (stored || this.requests.hasCookie(state.holder)) this.requests.apply(state, 'clear');
+    if (stored || this.requests.hasToken(state.holder)) this.requests.apply(state, 'clear');
     this.requests.settled(state, fresh);
   }
 
@@ -77,6 +76,7 @@ export class ExpressSessionCalls implements SessionCalls {
       throw new Error(messages.reloadGone());
     }
     setRecord(session, found);
+    internals.restoreLifetime(session, internals.lifetime(loaded!));
     this.requests.watch(state, session);
   }
 }

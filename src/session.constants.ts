@@ -16,3 +16,6 @@ export const COOKIE_VALUE_PATTERN = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/;
 /** @internal Default option values, merged once in `resolveSessionOptions`. */
 export const DEFAULT_MAX_AGE = 1_209_600;
 export const DEFAULT_COOKIE_NAME = 'session';
+
+/** @internal Browsers cap a cookie's lifetime at 400 days (RFC 6265bis; Chrome since version 104). */
+export const MAX_COOKIE_MAX_AGE = 400 * 24 * 60 * 60;

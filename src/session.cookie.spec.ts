@@ -74,4 +74,27 @@ describe('serializeCookie', () => {
       'session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax',
     );
   });
+
+  it('leaves out Max-Age and Expires for a browser-session cookie, but not when clearing it', () => {
+    const options = resolveSessionOptions({
+      secretKey: 's'.repeat(32),
+      cookie: { persistent: false },
+    });
+    expect(serializeCookie(options, VALUE, 60, now)).toBe(
+      `session=${VALUE}; Path=/; HttpOnly; SameSite=Lax`,
+    );
+    expect(serializeCookie(options, VALUE, 60, now, true)).toContain('; Max-Age=60;');
+    expect(serializeCookie(options, '', 0, now)).toContain('; Max-Age=0;');
+  });
+
+  it('adds Partitioned and Priority last', () => {
+    const options = resolveSessionOptions({
+      secretKey: 's'.repeat(32),
+      cookieHttpsOnly: true,
+      cookie: { partitioned: true, priority: 'low' },
+    });
+    expect(serializeCookie(options, VALUE, 60, now)).toMatch(
+      /; Secure; SameSite=Lax; Partitioned; Priority=Low$/,
+    );
+  });
 });

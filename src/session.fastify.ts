@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import {
+  exposing,
   FAILED_RESPONSE_HEADERS,
   forgetSessionCookie,
+  forgetSessionHeader,
   NodeResponse,
   unavailableBody,
   withCookie,
@@ -65,6 +67,15 @@ class FastifyResponse implements SessionResponse {
     this.node.setCookie(name, header);
   }
 
+  setToken(name: string, value: string): void {
+    if (!this.reply.sent) {
+      const expose = 'access-control-expose-headers';
+      this.reply.header(name, value);
+      this.reply.header(expose, exposing(this.reply.getHeader(expose), name));
+    }
+    this.node.setToken(name, value);
+  }
+
   guard(beforeHeaders: () => void, beforeEnd: () => Promise<void>, failureMessage: string): void {
     this.node.guard(beforeHeaders, beforeEnd, failureMessage, () => this.reply[SAVING] === true);
   }
@@ -111,6 +122,11 @@ export function registerFastifyHooks(
     } catch {
       reply.code(503);
       for (const name of FAILED_RESPONSE_HEADERS) reply.removeHeader(name);
+      const headerName = forgetSessionHeader(reply.raw);
+      if (headerName !== undefined) {
+        reply.removeHeader(headerName);
+        reply.raw.removeHeader(headerName);
+      }
       const cookieName = forgetSessionCookie(reply.raw);
       if (cookieName !== undefined) {
         const rest = withoutCookie(reply.getHeader('set-cookie'), cookieName);

@@ -18,16 +18,18 @@ export interface SessionResponse {
   /** Adds or replaces the session cookie, keeping the application's other cookies. */
   setCookie(name: string, header: string): void;
   /**
+   * Sets the session header of the header transport to `value` and lists it
+   * in `Access-Control-Expose-Headers` (added to what is there), so that
+   * scripts of other origins that CORS lets in can read it.
+   */
+  setToken(name: string, value: string): void;
+  /**
    * Makes sure `beforeEnd` runs (and settles) before the response is sent,
    * and `beforeHeaders` just before the headers go out, for responses the
    * interceptor does not see through: `@Res()` handlers, rejected guards,
    * streams, `@Sse()`, hijacked Fastify replies.
    */
   guard(beforeHeaders: () => void, beforeEnd: () => Promise<void>, failureMessage: string): void;
-}
-
-export function cookieHeaderOf(request: SessionRequest): string | string[] | undefined {
-  return request.headers?.cookie;
 }
 
 /** @internal The response of an Express (or plain Node) request. */
@@ -49,16 +51,39 @@ export function withoutCookie(existing: unknown, name: string): string[] {
   return list.filter((value: string) => !value.startsWith(prefix));
 }
 
+/** @internal `existing` (an Access-Control-Expose-Headers value) listing `name` too. */
+export function exposing(existing: unknown, name: string): string {
+  const list = (Array.isArray(existing) ? existing.join(',') : String(existing ?? ''))
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  const lower = name.toLowerCase();
+  if (!list.some((item) => item === '*' || item.toLowerCase() === lower)) list.push(name);
+  return list.join(', ');
+}
+
 /** The session cookie set on a Node response, kept on it. */
 const SESSION_COOKIE = Symbol('pselfastapise-async.sessionCookie');
+/** The session header set on a Node response, kept on it. */
+const SESSION_HEADER = Symbol('pselfastapise-async.sessionHeader');
 
-type Tagged = ServerResponse & { [SESSION_COOKIE]?: { name: string; header: string } };
+type Tagged = ServerResponse & {
+  [SESSION_COOKIE]?: { name: string; header: string };
+  [SESSION_HEADER]?: string;
+};
 
 /** Forgets the session cookie of a response whose save failed; returns its name. */
 export function forgetSessionCookie(response: ServerResponse): string | undefined {
   const cookie = (response as Tagged)[SESSION_COOKIE];
   delete (response as Tagged)[SESSION_COOKIE];
   return cookie?.name;
+}
+
+/** Forgets the session header of a response whose save failed; returns its name. */
+export function forgetSessionHeader(response: ServerResponse): string | undefined {
+  const name = (response as Tagged)[SESSION_HEADER];
+  delete (response as Tagged)[SESSION_HEADER];
+  return name;
 }
 
 /**
@@ -103,6 +128,14 @@ export class NodeResponse implements SessionResponse {
       'Set-Cookie',
       existing === undefined ? header : withCookie(existing, name, header),
     );
+  }
+
+  setToken(name: string, value: string): void {
+    if (this.response.headersSent) return;
+    (this.response as Tagged)[SESSION_HEADER] = name;
+    this.response.setHeader(name, value);
+    const expose = 'Access-Control-Expose-Headers';
+    this.response.setHeader(expose, exposing(this.response.getHeader(expose), name));
   }
 
   /**
@@ -182,6 +215,8 @@ export class NodeResponse implements SessionResponse {
 /** Turns a response whose session could not be saved into a 503; returns its body. */
 function unavailable(response: ServerResponse, message: string): string {
   for (const name of FAILED_RESPONSE_HEADERS) response.removeHeader(name);
+  const headerName = forgetSessionHeader(response);
+  if (headerName !== undefined) response.removeHeader(headerName);
   const cookieName = forgetSessionCookie(response);
   if (cookieName !== undefined) {
     const rest = withoutCookie(response.getHeader('set-cookie'), cookieName);

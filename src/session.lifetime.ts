@@ -1,5 +1,7 @@
 import type { SessionData } from './backends/session-backend.js';
 import { META_KEY } from './session.constants.js';
+import { SessionOptionsError } from './session.errors.js';
+import { messages } from './session.messages.js';
 
 /**
  * @internal What the module keeps in every stored record besides the
@@ -12,6 +14,10 @@ export interface RecordMeta {
   e: number;
   /** When the user index entry was last refreshed (only with `userKey`). */
   i?: number;
+  /** The session's own lifetime in seconds (`session.setMaxAge`), when it has one. */
+  m?: number;
+  /** 0: the session's cookie is a browser-session cookie; 1: persistent (absent: the module's choice). */
+  p?: 0 | 1;
 }
 
 /** @internal The options the lifetime rules read. */
@@ -19,6 +25,7 @@ export interface LifetimeOptions {
   readonly maxAge: number;
   readonly rolling: boolean;
   readonly absoluteTimeout: number | undefined;
+  readonly touchAfter: number;
 }
 
 /** @internal The record's metadata, or undefined when it has none worth trusting. */
@@ -36,11 +43,51 @@ export function metaOf(record: SessionData): RecordMeta | undefined {
  * `absoluteTimeout` from its first creation. (Without `rolling`, a save keeps
  * the expiry it has: the lifetime is fixed.)
  */
-export function expiryOf(options: LifetimeOptions, createdAt: number, now: number): number {
-  const sliding = now + options.maxAge * 1000;
+export function expiryOf(
+  options: LifetimeOptions,
+  createdAt: number,
+  now: number,
+  maxAge = options.maxAge,
+): number {
+  const sliding = now + maxAge * 1000;
   return options.absoluteTimeout === undefined
     ? sliding
     : Math.min(sliding, createdAt + options.absoluteTimeout * 1000);
+}
+
+/**
+ * @internal With `rolling` and `touchAfter`, true when a request that
+ * changes nothing is due to extend a session expiring at `expiresAt`: its
+ * expiry would move by at least `touchAfter` (scaled down for a session whose
+ * own lifetime is shorter than `maxAge`, so that it is extended before it
+ * ends). Near `absoluteTimeout` nothing moves, and nothing is due.
+ */
+export function touchDue(
+  options: LifetimeOptions,
+  createdAt: number,
+  expiresAt: number,
+  now: number,
+  maxAge: number,
+): boolean {
+  const { touchAfter } = options;
+  const after = Math.min(touchAfter, (touchAfter * maxAge) / options.maxAge);
+  const next = expiryOf(options, createdAt, now, maxAge);
+  return next > expiresAt && next - expiresAt >= after * 1000;
+}
+
+/** @internal The `touchAfter` option, validated. */
+export function resolveTouchAfter(value: unknown, maxAge: number, rolling: boolean): number {
+  const touchAfter = value ?? 0;
+  if (typeof touchAfter !== 'number' || !Number.isFinite(touchAfter) || touchAfter < 0) {
+    throw new SessionOptionsError(
+      messages.invalidOption('touchAfter', 'a number of seconds, 0 or more', touchAfter),
+    );
+  }
+  if (touchAfter >= maxAge) {
+    throw new SessionOptionsError(messages.touchAfterTooLong(touchAfter, maxAge));
+  }
+  if (touchAfter > 0 && !rolling) throw new SessionOptionsError(messages.touchAfterNotRolling());
+  return touchAfter;
 }
 
 /** @internal Store TTL and cookie Max-Age, in whole seconds (at least 1), until `expiresAt`. */
@@ -70,8 +117,10 @@ export function recordWith(data: Readonly<Record<string, unknown>>, meta: Record
   return { ...data, [META_KEY]: withoutEmptyIndexTime(meta) };
 }
 
-/** @internal `meta` without an `i` that is undefined (JSON would drop it anyway). */
+/** @internal `meta` without fields that are undefined (JSON would drop them anyway). */
 export function withoutEmptyIndexTime(meta: RecordMeta): RecordMeta {
   if (meta.i === undefined) delete meta.i;
+  if (meta.m === undefined) delete meta.m;
+  if (meta.p === undefined) delete meta.p;
   return meta;
 }

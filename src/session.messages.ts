@@ -42,7 +42,9 @@ export const messages = {
   sessionNotBound: () =>
     'This session belongs to no request (made outside SessionService, or replaced by regenerate()): use request.session',
   cookieReadOnly: (name: string) =>
-    `request.session.cookie.${name} is read-only: the session lifetime comes from SessionModule.forRoot({ maxAge }) (in seconds; with rolling: true it slides on every request)`,
+    `request.session.cookie.${name} is read-only: set request.session.cookie.maxAge (milliseconds, or null for a browser-session cookie) or call session.setMaxAge(seconds)`,
+  cookieMaxAge: (got: unknown) =>
+    `request.session.cookie.maxAge takes a positive number of milliseconds, at most 400 days (34560000000), or null for a browser-session cookie; got ${describe(got)}`,
   foreignSession: (what: string) =>
     `request.session was already set by another session middleware (${what}, such as express-session, cookie-session or @fastify/session): remove it (for express-session, the app.use(session({...})) line) — SessionModule provides request.session itself; where middleware needs it, use app.use(sessionMiddleware(app)) instead`,
   middlewareWithoutModule: () =>
@@ -69,6 +71,20 @@ export const messages = {
     `Invalid session option \`cookie.path\`: browsers keep a cookie named "${cookieName}" (prefix __Host-) only with Path=/, not ${JSON.stringify(path)}: remove cookie.path, or use the __Secure- prefix`,
   hostPrefixDomain: (cookieName: string, domain: string) =>
     `Invalid session option \`cookie.domain\`: browsers keep a cookie named "${cookieName}" (prefix __Host-) only without a Domain attribute, not ${JSON.stringify(domain)}: remove cookie.domain, or use the __Secure- prefix`,
+  touchAfterTooLong: (touchAfter: number, maxAge: number) =>
+    `Invalid session option \`touchAfter\`: ${touchAfter} seconds is not below maxAge (${maxAge}): a session would expire before its touch is due. Use a fraction of maxAge (for example a tenth)`,
+  touchAfterNotRolling: () =>
+    'Invalid session option `touchAfter`: it spaces out the extensions of `rolling: true`, which is off: set rolling: true, or remove touchAfter',
+  partitionedInsecure: () =>
+    'Invalid session option `cookie.partitioned`: browsers keep a Partitioned cookie only with the Secure attribute: set cookieHttpsOnly: true (and serve over HTTPS), or remove cookie.partitioned',
+  headerNameReserved: (name: string) =>
+    `Invalid session option \`headerName\`: ${JSON.stringify(name)} already means something to browsers or proxies: choose a header of your own, such as 'x-session-token'`,
+  headerNameWithoutHeader: () =>
+    "Invalid session option `headerName`: it names the header of transport 'header', which is not in use: set transport: 'header' (or ['cookie', 'header']), or remove headerName",
+  invalidMaxAge: (got: unknown, limit: number) =>
+    `session.setMaxAge(): expected a positive number of seconds, at most ${limit} (400 days, the longest cookie lifetime browsers keep), got ${describe(got)}`,
+  invalidPersistent: (got: unknown) =>
+    `session.setMaxAge(): expected \`persistent\` to be true or false, got ${describe(got)}`,
   redisTransactionAborted: () =>
     'Redis aborted a MULTI/EXEC transaction of the session store: retry the request',
   cookieTooLate: () =>

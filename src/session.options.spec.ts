@@ -27,7 +27,18 @@ describe('resolveSessionOptions', () => {
       absoluteTimeout: undefined,
       cookieName: 'session',
       cookieHttpsOnly: false,
-      cookie: { path: '/', httpOnly: true, sameSite: 'lax', domain: undefined },
+      cookie: {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        domain: undefined,
+        persistent: true,
+        partitioned: false,
+        priority: undefined,
+      },
+      touchAfter: 0,
+      transport: { cookie: true, header: false },
+      headerName: 'x-session-token',
     });
     expect(options.backend).toBeInstanceOf(MemoryBackend);
   });
@@ -42,7 +53,18 @@ describe('resolveSessionOptions', () => {
       absoluteTimeout: 3600,
       cookieName: 'sid',
       cookieHttpsOnly: true,
-      cookie: { path: '/app', domain: 'example.com', httpOnly: false, sameSite: 'strict' },
+      cookie: {
+        path: '/app',
+        domain: 'example.com',
+        httpOnly: false,
+        sameSite: 'strict',
+        persistent: false,
+        partitioned: true,
+        priority: 'high',
+      },
+      touchAfter: 59,
+      transport: ['header', 'cookie'],
+      headerName: 'X-Auth-Session',
     });
     expect(options.backend).toBe(backend);
     expect(options.secretKeys).toEqual([SECRET, 'o'.repeat(40)]);
@@ -51,7 +73,16 @@ describe('resolveSessionOptions', () => {
       domain: 'example.com',
       httpOnly: false,
       sameSite: 'strict',
+      persistent: false,
+      partitioned: true,
+      priority: 'high',
     });
+    expect(options).toMatchObject({
+      touchAfter: 59,
+      transport: { cookie: true, header: true },
+      headerName: 'x-auth-session',
+    });
+    expect(resolve({ transport: 'header' }).transport).toEqual({ cookie: false, header: true });
   });
 
   it.each([
@@ -75,6 +106,40 @@ describe('resolveSessionOptions', () => {
     ['httpOnly not a boolean', { cookie: { httpOnly: 'no' } }, /`cookie.httpOnly`/],
     ['a plain object as backend', { backend: {} }, /`backend`/],
     ['a class as backend', { backend: MemoryBackend }, /`backend`/],
+    ['persistent not a boolean', { cookie: { persistent: 0 } }, /`cookie.persistent`/],
+    ['partitioned not a boolean', { cookie: { partitioned: 'yes' } }, /`cookie.partitioned`/],
+    [
+      'partitioned without cookieHttpsOnly',
+      { cookie: { partitioned: true } },
+      /`cookie.partitioned`.*Secure.*set cookieHttpsOnly: true/,
+    ],
+    ['an unknown priority', { cookie: { priority: 'urgent' } }, /`cookie.priority`.*'low'/],
+    ['an upper-case priority', { cookie: { priority: 'High' } }, /`cookie.priority`/],
+    ['negative touchAfter', { rolling: true, touchAfter: -1 }, /`touchAfter`/],
+    ['touchAfter as a string', { rolling: true, touchAfter: '60' }, /`touchAfter`/],
+    ['infinite touchAfter', { rolling: true, touchAfter: NaN }, /`touchAfter`/],
+    [
+      'touchAfter equal to maxAge',
+      { rolling: true, maxAge: 60, touchAfter: 60 },
+      /`touchAfter`.*not below maxAge \(60\)/,
+    ],
+    [
+      'touchAfter without rolling',
+      { maxAge: 60, touchAfter: 10 },
+      /`touchAfter`.*set rolling: true/,
+    ],
+    ['an unknown transport', { transport: 'query' }, /`transport`/],
+    ['an empty transport list', { transport: [] }, /`transport`/],
+    ['a transport list with a repeat', { transport: ['header', 'header'] }, /`transport`/],
+    ['a transport that is no string', { transport: [1] }, /`transport`/],
+    ['headerName with a space', { transport: 'header', headerName: 'x token' }, /`headerName`/],
+    ['headerName empty', { transport: 'header', headerName: '' }, /`headerName`/],
+    ['headerName Cookie', { transport: 'header', headerName: 'Cookie' }, /`headerName`.*"Cookie"/],
+    [
+      'headerName without the header transport',
+      { headerName: 'x-token' },
+      /`headerName`.*transport: 'header'/,
+    ],
     ['maxAge over 400 days', { maxAge: 34_560_001 }, /`maxAge`.*400 days.*at most 34560000/],
     [
       "sameSite 'none' without cookieHttpsOnly",

@@ -2,12 +2,26 @@ import { Logger } from '@nestjs/common';
 import { MemoryBackend } from './backends/memory.backend.js';
 import { hasUserIndex } from './backends/backend-capabilities.js';
 import { isSessionBackend, type SessionBackend } from './backends/session-backend.js';
-import { DEFAULT_COOKIE_NAME, DEFAULT_MAX_AGE, META_KEY } from './session.constants.js';
+import {
+  DEFAULT_COOKIE_NAME,
+  DEFAULT_MAX_AGE,
+  MAX_COOKIE_MAX_AGE,
+  META_KEY,
+} from './session.constants.js';
 import { SessionOptionsError } from './session.errors.js';
+import { assertCookiePrefix, resolveCookie } from './session.cookie.js';
+import { resolveTouchAfter } from './session.lifetime.js';
 import { messages } from './session.messages.js';
+import { resolveHeaderName, resolveTransport } from './session.transport.js';
 
 /** `SameSite` cookie attribute values accepted by `cookie.sameSite`. */
 export type SessionSameSite = 'lax' | 'strict' | 'none';
+
+/** `Priority` cookie attribute values accepted by `cookie.priority` (Chromium's cookie eviction order). */
+export type SessionCookiePriority = 'low' | 'medium' | 'high';
+
+/** Where the signed session id travels: a cookie, a request/response header, or either. */
+export type SessionTransport = 'cookie' | 'header';
 
 /** Cookie attributes other than `Secure` (see `cookieHttpsOnly`) and `Max-Age`. */
 export interface SessionCookieOptions {
@@ -19,6 +33,20 @@ export interface SessionCookieOptions {
   httpOnly?: boolean;
   /** Default `'lax'`. `'none'` needs `cookieHttpsOnly: true`. */
   sameSite?: SessionSameSite;
+  /**
+   * Default `true`: the cookie carries `Max-Age` and `Expires`. `false`: a
+   * browser-session cookie (neither attribute; the browser drops it when it
+   * closes), while the server still ends the session after its lifetime.
+   * One session can choose otherwise with `session.setMaxAge(seconds, { persistent })`.
+   */
+  persistent?: boolean;
+  /**
+   * Default `false`. `true` adds `Partitioned` (CHIPS: a third-party cookie
+   * kept per top-level site). Needs `cookieHttpsOnly: true`.
+   */
+  partitioned?: boolean;
+  /** `Priority` attribute (`'low'`, `'medium'` or `'high'`). Default: none (browsers use medium). */
+  priority?: SessionCookiePriority;
 }
 
 /**
@@ -61,6 +89,24 @@ export interface SessionModuleOptions {
    * everywhere"). Needs a backend with the user-index capability. Default: none.
    */
   userKey?: string;
+  /**
+   * With `rolling`, a request that changes nothing extends its session (store
+   * and cookie) only when at least this many seconds passed since the last
+   * extension, so a busy user costs one touch per `touchAfter` rather than one
+   * per request. Default 0 (every request). Must be below `maxAge`; a session
+   * with a shorter lifetime of its own uses the same fraction of it.
+   */
+  touchAfter?: number;
+  /**
+   * Where the signed session id travels: `'cookie'` (default), `'header'` (the
+   * `headerName` request header, sent back in the same response header when
+   * the session is created, regenerated or re-signed; empty when destroyed),
+   * or `['cookie', 'header']` (a request that carries the header, even empty,
+   * is answered in the header; others with the cookie).
+   */
+  transport?: SessionTransport | readonly SessionTransport[];
+  /** The header of the `'header'` transport. Default `'x-session-token'`. */
+  headerName?: string;
 }
 
 /** The options after defaults are merged and validated: what `SESSION_OPTIONS` injects. */
@@ -72,18 +118,21 @@ export interface ResolvedSessionOptions {
   readonly absoluteTimeout: number | undefined;
   readonly cookieName: string;
   readonly cookieHttpsOnly: boolean;
-  readonly cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
+  readonly cookie: Required<Omit<SessionCookieOptions, 'domain' | 'priority'>> & {
+    domain?: string;
+    priority?: SessionCookiePriority;
+  };
   readonly userKey: string | undefined;
+  readonly touchAfter: number;
+  /** The transports in use: the cookie, the header, or both. */
+  readonly transport: { readonly cookie: boolean; readonly header: boolean };
+  /** Lower-case, as Node's request headers have it. */
+  readonly headerName: string;
 }
 
-const SAME_SITE: readonly string[] = ['lax', 'strict', 'none'];
 // RFC 6265 token: no separators, controls or spaces.
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Path and domain must not smuggle attributes into Set-Cookie.
-const ATTRIBUTE_VALUE = /^[\u0021-\u003A\u003C-\u007E]+$/;
+export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const MIN_SECRET_LENGTH = 32;
-// Browsers cap a cookie's lifetime at 400 days (RFC 6265bis; Chrome since version 104).
-const MAX_COOKIE_MAX_AGE = 400 * 24 * 60 * 60;
 
 const logger = new Logger('SessionModule');
 
@@ -140,6 +189,9 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   }
   const cookie = resolveCookie(options.cookie, cookieHttpsOnly);
   assertCookiePrefix(cookieName, cookieHttpsOnly, cookie);
+  const touchAfter = resolveTouchAfter(options.touchAfter, maxAge, rolling);
+  const transport = resolveTransport(options.transport);
+  const headerName = resolveHeaderName(options.headerName, transport.header);
   return {
     secretKeys,
     backend,
@@ -150,6 +202,9 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     cookieHttpsOnly,
     cookie,
     userKey,
+    touchAfter,
+    transport,
+    headerName,
   };
 }
 
@@ -178,71 +233,12 @@ function resolveSecretKeys(secretKey: unknown): string[] {
   return [...keys];
 }
 
-function resolveCookie(
-  cookie: SessionCookieOptions | undefined,
-  secure: boolean,
-): ResolvedSessionOptions['cookie'] {
-  if (cookie !== undefined && (cookie === null || typeof cookie !== 'object')) {
-    throw new SessionOptionsError(messages.invalidOption('cookie', 'an object', cookie));
-  }
-  const path = cookie?.path ?? '/';
-  if (typeof path !== 'string' || !path.startsWith('/') || !ATTRIBUTE_VALUE.test(path)) {
-    throw new SessionOptionsError(
-      messages.invalidOption('cookie.path', 'a path starting with "/" without ";" or spaces', path),
-    );
-  }
-  const domain = cookie?.domain;
-  if (domain !== undefined && (typeof domain !== 'string' || !ATTRIBUTE_VALUE.test(domain))) {
-    throw new SessionOptionsError(
-      messages.invalidOption('cookie.domain', 'a domain name without ";" or spaces', domain),
-    );
-  }
-  const httpOnly = cookie?.httpOnly ?? true;
-  assertBoolean('cookie.httpOnly', httpOnly);
-  const sameSite = cookie?.sameSite ?? 'lax';
-  if (typeof sameSite !== 'string' || !SAME_SITE.includes(sameSite)) {
-    throw new SessionOptionsError(
-      messages.invalidOption('cookie.sameSite', "'lax', 'strict' or 'none'", sameSite),
-    );
-  }
-  if (sameSite === 'none' && !secure) {
-    throw new SessionOptionsError(messages.sameSiteNoneInsecure());
-  }
-  return { path, domain, httpOnly, sameSite: sameSite as SessionSameSite };
-}
-
-/**
- * Browsers set a `__Secure-` cookie only with `Secure`, and a `__Host-` cookie
- * only with `Secure`, `Path=/` and no `Domain`; they match the prefixes
- * regardless of case. Anything else would be silently dropped by the browser,
- * so every request would start a new session.
- */
-function assertCookiePrefix(
-  cookieName: string,
-  secure: boolean,
-  cookie: ResolvedSessionOptions['cookie'],
-): void {
-  const lower = cookieName.toLowerCase();
-  const host = lower.startsWith('__host-');
-  if (!host && !lower.startsWith('__secure-')) return;
-  const prefix = cookieName.slice(0, host ? '__Host-'.length : '__Secure-'.length);
-  if (!secure) {
-    throw new SessionOptionsError(messages.cookiePrefixInsecure(cookieName, prefix));
-  }
-  if (!host) return;
-  if (cookie.path !== '/') {
-    throw new SessionOptionsError(messages.hostPrefixPath(cookieName, cookie.path));
-  }
-  if (cookie.domain !== undefined) {
-    throw new SessionOptionsError(messages.hostPrefixDomain(cookieName, cookie.domain));
-  }
-}
-
 function isPositiveSeconds(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
 
-function assertBoolean(name: string, value: unknown): void {
+/** @internal */
+export function assertBoolean(name: string, value: unknown): void {
   if (typeof value !== 'boolean') {
     throw new SessionOptionsError(messages.invalidOption(name, 'true or false', value));
   }

@@ -1,17 +1,14 @@
 import type { Logger } from '@nestjs/common';
-import { readCookie, serializeCookie } from './session.cookie.js';
+import { serializeCookie } from './session.cookie.js';
 import { unavailable } from './session.errors.js';
-import {
-  cookieHeaderOf,
-  nodeResponseOf,
-  type SessionRequest,
-  type SessionResponse,
-} from './session.http.js';
+import { nodeResponseOf, type SessionRequest, type SessionResponse } from './session.http.js';
 import { fastifyResponseOf } from './session.fastify.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionSigner } from './session.signer.js';
-import type { CookieChange, Pending, SessionStore } from './session.store.js';
+import type { CookieChange } from './session.own-lifetime.js';
+import type { Pending, SessionStore } from './session.store.js';
+import { answersInHeader, readToken } from './session.transport.js';
 import { isModified, Session, sessionInternals } from './session.js';
 import type { SessionCalls } from './session.state.js';
 
@@ -105,7 +102,11 @@ export class RequestSessions {
     return this.commitState(state);
   }
 
-  /** Sets or clears the session cookie on the request's response. */
+  /**
+   * Sets or clears the session cookie on the request's response, or with the
+   * header transport, the session header (empty to clear; nothing when only
+   * the cookie's attributes would change).
+   */
   apply(state: RequestState, change: CookieChange | undefined): void {
     if (change === undefined) return;
     const response = this.responseFor(state);
@@ -114,8 +115,16 @@ export class RequestSessions {
       return;
     }
     const value = change === 'clear' ? '' : (change.value ?? this.signer.sign(change.id));
+    if (answersInHeader(state.holder, this.options)) {
+      if (change === 'clear' || !change.resend) response.setToken(this.options.headerName, value);
+      return;
+    }
     const maxAge = change === 'clear' ? 0 : change.maxAge;
-    response.setCookie(this.options.cookieName, serializeCookie(this.options, value, maxAge));
+    const persistent = change === 'clear' ? undefined : change.persistent;
+    response.setCookie(
+      this.options.cookieName,
+      serializeCookie(this.options, value, maxAge, Date.now(), persistent),
+    );
   }
 
   /** Fastify linked the request to its reply: applies a cookie change made before. */
@@ -127,10 +136,9 @@ export class RequestSessions {
     this.apply(state!, change);
   }
 
-  /** True when the request carries a session cookie with a value (valid or not). */
-  hasCookie(request: object): boolean {
-    const header = cookieHeaderOf(request as SessionRequest);
-    return Boolean(readCookie(header, this.options.cookieName));
+  /** True when the request carries a session value (valid or not) by a transport in use. */
+  hasToken(request: object): boolean {
+    return Boolean(readToken(request as SessionRequest, this.options));
   }
 
   /** Nothing more to save for this session (it was regenerated, destroyed, or reset). */
@@ -170,7 +178,7 @@ export class RequestSessions {
       managed: false,
     };
     states.set(holder, state);
-    const value = readCookie(cookieHeaderOf(req), this.options.cookieName);
+    const value = readToken(req, this.options);
     const cookie = value === undefined ? undefined : this.signer.verify(value);
     if (cookie) {
       state.loading = this.read(req, state, value!, cookie);
@@ -195,7 +203,7 @@ export class RequestSessions {
       throw unavailable(this.logger, 'load', error, messages.loadFailed());
     }
     this.attach(req, state, session);
-    this.apply(state, this.store.loadedCookie(session, cookie, value));
+    this.apply(state, this.store.loadedCookie(session, cookie, value, state.pending));
     return session;
   }
 

@@ -116,7 +116,7 @@ export class SessionService {
     } catch (error) {
       throw this.requests.fail(state, 'destroy', error, messages.saveFailed());
     }
-    if (stored || this.requests.hasCookie(request)) this.requests.apply(state, 'clear');
+    if (stored || this.requests.hasToken(request)) this.requests.apply(state, 'clear');
     this.requests.settled(state, session);
   }
 

@@ -45,6 +45,8 @@ interface Shop {
   name: string;
 }
 
+const internals = sessionInternals();
+
 describe('Session', () => {
   it('takes a number key as its string, and refuses a symbol key', () => {
     const session = new Session();
@@ -159,6 +161,41 @@ describe('Session', () => {
 
   it('reserves the bookkeeping key', () => {
     expect(() => new Session().set('__session', 1)).toThrow(/reserved/);
+  });
+
+  describe('setMaxAge', () => {
+    it('sets a lifetime of its own, counts as a change, and keeps the cookie kind unless given', () => {
+      const session = new Session();
+      expect(session.maxAge).toBeUndefined();
+      expect(session.setMaxAge(600, { persistent: false })).toBe(session);
+      expect(session.maxAge).toBe(600);
+      expect(isModified(session)).toBe(true);
+      session.setMaxAge(1200);
+      expect(internals.lifetime(session)).toEqual({ maxAge: 1200, persistent: false });
+      session.setMaxAge(null);
+      expect(session.maxAge).toBeUndefined();
+      internals.reset(session);
+      expect(internals.lifetime(session)).toEqual({});
+      expect(isModified(session)).toBe(false);
+    });
+
+    it.each([0, -1, NaN, Infinity, 34_560_001, '60', undefined])(
+      'throws a RangeError for %p, leaving the session unchanged',
+      (seconds) => {
+        const session = new Session();
+        expect(() => session.setMaxAge(seconds as number)).toThrow(RangeError);
+        expect(session.maxAge).toBeUndefined();
+        expect(isModified(session)).toBe(false);
+      },
+    );
+
+    it('accepts exactly 400 days, and throws a TypeError for a persistent that is no boolean', () => {
+      const session = new Session();
+      expect(session.setMaxAge(34_560_000).maxAge).toBe(34_560_000);
+      expect(() => session.setMaxAge(60, { persistent: 1 as unknown as boolean })).toThrow(
+        /`persistent` to be true or false, got number 1/,
+      );
+    });
   });
 
   describe('values that JSON would silently change', () => {

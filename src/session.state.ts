@@ -39,8 +39,18 @@ export interface SessionState {
   shared: Map<string, string | undefined> | undefined;
   /** A live value that JSON cannot hold any more: the next save fails with it. */
   invalid: SessionValueError | undefined;
+  /** The session's own lifetime and cookie kind (undefined: the module's). */
+  lifetime: SessionLifetime;
+  /** `lifetime` changed since the last save. */
+  lifetimeChanged: boolean;
   calls: SessionCalls | undefined;
   context: unknown;
+}
+
+/** @internal A session's own lifetime (seconds) and cookie kind; undefined: the module's. */
+export interface SessionLifetime {
+  maxAge?: number;
+  persistent?: boolean;
 }
 
 /** @internal */
@@ -52,6 +62,8 @@ export function newState(data: Record<string, unknown>): SessionState {
     onChange: undefined,
     shared: undefined,
     invalid: undefined,
+    lifetime: {},
+    lifetimeChanged: false,
     calls: undefined,
     context: undefined,
   };
@@ -149,6 +161,7 @@ export function reconcile(state: SessionState): void {
 export function markSaved(state: SessionState): void {
   state.changed.clear();
   state.deleted.clear();
+  state.lifetimeChanged = false;
 }
 
 /** @internal Empty, with nothing to save. */
@@ -158,9 +171,12 @@ export function resetState(state: SessionState, data: Record<string, unknown> = 
   state.deleted.clear();
   state.shared = undefined;
   state.invalid = undefined;
+  state.lifetime = {};
+  state.lifetimeChanged = false;
 }
 
-function changedNow(state: SessionState): void {
+/** @internal Calls the first-change listener, once. */
+export function changedNow(state: SessionState): void {
   const listener = state.onChange;
   if (listener) {
     state.onChange = undefined;

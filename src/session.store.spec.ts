@@ -29,7 +29,13 @@ function setup(
 ) {
   now = T0;
   logger.warn.mockClear();
-  const lifetime = { maxAge: 60, rolling: false, absoluteTimeout: undefined, ...options };
+  const lifetime = {
+    maxAge: 60,
+    rolling: false,
+    absoluteTimeout: undefined,
+    touchAfter: 0,
+    ...options,
+  };
   const capabilities = capabilitiesOf(backend);
   const log = logger as unknown as Logger;
   const index = new UserIndex(options.userKey, lifetime.maxAge, capabilities, log);
@@ -147,6 +153,57 @@ describe('SessionStore', () => {
       expect((await reload(session)).isNew).toBe(true);
       expect(logger.warn).toHaveBeenCalled();
       expect((backend as MapBackend).size).toBe(0);
+    });
+  });
+
+  describe('a lifetime of its own and touchAfter', () => {
+    it('without rolling, a lifetime set later counts from then, and the cookie follows', async () => {
+      const { store, created, reload, metaOf } = setup();
+      const loaded = await reload(await created({ user: 'ann' }));
+      now = T0 + 20_000;
+      loaded.setMaxAge(600, { persistent: false });
+      expect(store.prepare(loaded)).toMatchObject({ maxAge: 600, persistent: false, resend: true });
+      expect(await store.save(loaded, owes(), false)).toMatchObject({ maxAge: 600, resend: true });
+      expect(await metaOf(loaded)).toEqual({ c: T0, e: T0 + 620_000, m: 600, p: 0 });
+      const again = await reload(loaded);
+      expect(again.maxAge).toBe(600);
+      // Back to the module's lifetime (the cookie kind stays the session's).
+      again.setMaxAge(null);
+      await store.save(again, owes(), false);
+      expect(await metaOf(again)).toEqual({ c: T0, e: T0 + 80_000, p: 0 });
+    });
+
+    it('ignores a stored lifetime that is not a positive number', async () => {
+      const { backend, created, reload } = setup();
+      const session = await created({ user: 'ann' });
+      const key = recordOf(session)!.storageKey;
+      const record = (await backend.read(key))!;
+      await backend.write(key, { ...record, [META_KEY]: { c: T0, e: T0 + 60_000, m: -1 } }, 60);
+      expect((await reload(session)).maxAge).toBeUndefined();
+    });
+
+    it('with touchAfter, owes a touch only once it moves the expiry by touchAfter, and writes the expiry', async () => {
+      const { store, created, reload, metaOf } = setup({ rolling: true, touchAfter: 10 });
+      const session = await created({ user: 'ann' });
+      now = T0 + 9_000;
+      const early = owes();
+      await reload(session, early);
+      expect(early.touch).toBe(false);
+      now = T0 + 10_000;
+      const due = owes();
+      const loaded = await reload(session, due);
+      expect(due.touch).toBe(true);
+      await store.save(loaded, due, false);
+      expect((await metaOf(loaded)).e).toBe(T0 + 70_000);
+    });
+
+    it('with touchAfter, owes nothing once absoluteTimeout caps the expiry', async () => {
+      const { created, reload } = setup({ rolling: true, touchAfter: 10, absoluteTimeout: 65 });
+      const session = await created({ user: 'ann' });
+      now = T0 + 30_000;
+      const capped = owes();
+      await reload(session, capped);
+      expect(capped.touch).toBe(false);
     });
   });
 

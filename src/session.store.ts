@@ -12,21 +12,22 @@ import {
   isExpired,
   metaOf,
   recordWith,
+  touchDue,
   ttlUntil,
   type LifetimeOptions,
-  type RecordMeta,
 } from './session.lifetime.js';
 import { messages } from './session.messages.js';
+import {
+  lifetimeOf,
+  sessionCookie,
+  sessionExpiry,
+  sessionMeta,
+  type CookieChange,
+} from './session.own-lifetime.js';
 import { assignId, recordOf, setRecord } from './session.record.js';
 import { newSessionId, storageKeyOf, type VerifiedCookie } from './session.signer.js';
 import type { UserIndex } from './session.user-index.js';
 import { isModified, Session, sessionInternals } from './session.js';
-
-/**
- * @internal What the response should do with the session cookie: set it to
- * the id `id` for `maxAge` seconds, or clear it.
- */
-export type CookieChange = { id: string; maxAge: number; value?: string } | 'clear';
 
 /** @internal Work a loaded session still owes the store, beyond its own changes. */
 export interface Pending {
@@ -59,9 +60,10 @@ export class SessionStore {
    */
   async load(cookie: VerifiedCookie, pending: Pending): Promise<Session> {
     const { storageKey } = cookie;
-    const { rolling, maxAge } = this.options;
+    const { rolling, maxAge, touchAfter } = this.options;
     const { backend, readAndTouch } = this.capabilities;
-    const touching = rolling && readAndTouch !== undefined;
+    // With touchAfter, a read only reads: the touch, when due, comes after.
+    const touching = rolling && touchAfter === 0 && readAndTouch !== undefined;
     const record = touching
       ? await readAndTouch.readAndTouch(storageKey, maxAge)
       : await backend.read(storageKey);
@@ -76,8 +78,16 @@ export class SessionStore {
     const data: Record<string, unknown> = { ...record };
     delete data[META_KEY];
     const session = new Session(data);
+    const own = Number.isFinite(meta.m) && meta.m! > 0 ? meta.m : undefined;
+    internals.restoreLifetime(session, {
+      maxAge: own,
+      persistent: meta.p === undefined ? undefined : meta.p === 1,
+    });
+    const lifetime = own ?? maxAge;
     const owner = this.index.ownerOf(data);
-    const expiresAt = rolling ? expiryOf(this.options, meta.c, now) : meta.e;
+    const due =
+      rolling && (touchAfter === 0 || touchDue(this.options, meta.c, meta.e, now, lifetime));
+    const expiresAt = due ? expiryOf(this.options, meta.c, now, lifetime) : meta.e;
     setRecord(session, {
       id: cookie.id,
       storageKey,
@@ -87,10 +97,11 @@ export class SessionStore {
       owner,
       indexedAt: meta.i ?? 0,
     });
-    pending.refresh = owner !== undefined && this.index.stale(meta.i ?? 0, now);
+    pending.refresh = owner !== undefined && this.index.stale(meta.i ?? 0, now, lifetime);
     // readAndTouch extended the record by maxAge; near absoluteTimeout that is
-    // too far, and the save step shortens it again.
-    pending.touch = rolling && (!touching || ttlUntil(expiresAt, now) < maxAge);
+    // too far, and for a session with a lifetime of its own it is not that
+    // lifetime: the save step sets it right.
+    pending.touch = due && (!touching || lifetime !== maxAge || ttlUntil(expiresAt, now) < maxAge);
     return session;
   }
 
@@ -99,11 +110,19 @@ export class SessionStore {
    * `value`, when signed with the current key), re-signed when an older key
    * signed it.
    */
-  loadedCookie(session: Session, cookie: VerifiedCookie, value: string): CookieChange | undefined {
+  loadedCookie(
+    session: Session,
+    cookie: VerifiedCookie,
+    value: string,
+    pending: Pending,
+  ): CookieChange | undefined {
     const record = recordOf(session);
-    if (!record?.stored || (!this.options.rolling && cookie.keyIndex === 0)) return undefined;
-    const maxAge = ttlUntil(record.expiresAt, Date.now());
-    return cookie.keyIndex === 0 ? { id: record.id, maxAge, value } : { id: record.id, maxAge };
+    if (!record?.stored) return undefined;
+    const { rolling, touchAfter } = this.options;
+    const extended = rolling && (touchAfter === 0 || pending.touch);
+    if (!extended && cookie.keyIndex === 0) return undefined;
+    const change = sessionCookie(session, record.id, record.expiresAt, Date.now());
+    return cookie.keyIndex === 0 ? { ...change, value, resend: true } : change;
   }
 
   /**
@@ -115,10 +134,20 @@ export class SessionStore {
     if (!isModified(session)) return undefined;
     const record = recordOf(session);
     const empty = session.keys().length === 0;
+    const now = Date.now();
     if (!record && !empty) {
-      const now = Date.now();
       const created = assignId(session);
-      return { id: created.id, maxAge: ttlUntil(expiryOf(this.options, now, now), now) };
+      return sessionCookie(
+        session,
+        created.id,
+        sessionExpiry(this.options, session, now, now),
+        now,
+      );
+    }
+    if (record?.stored && !empty && internals.lifetimeChanged(session)) {
+      // Its lifetime changed: the cookie's attributes follow.
+      const expiresAt = sessionExpiry(this.options, session, record.createdAt, now);
+      return { ...sessionCookie(session, record.id, expiresAt, now), resend: true };
     }
     return record?.stored && empty ? 'clear' : undefined;
   }
@@ -143,29 +172,29 @@ export class SessionStore {
       internals.reset(session);
       return 'clear';
     }
-    // Without rolling the expiry is fixed at creation; with it, it slides.
-    const expiresAt = this.options.rolling
-      ? expiryOf(this.options, record.createdAt, now)
-      : record.expiresAt;
+    // Without rolling the expiry is fixed at creation (or when the lifetime
+    // changed); with it, it slides, when a change or a touch is due.
+    const lifetimeChanged = internals.lifetimeChanged(session);
+    const expiresAt =
+      lifetimeChanged || (this.options.rolling && (modified || pending.touch || pending.refresh))
+        ? sessionExpiry(this.options, session, record.createdAt, now)
+        : record.expiresAt;
     const ttl = ttlUntil(expiresAt, now);
     if (!modified && !pending.refresh) {
-      if (pending.touch) {
-        // Never the data this request loaded: a logout or another request's
-        // change that completed meanwhile must not be undone.
-        await this.capabilities.backend.touch(key, ttl);
-        record.expiresAt = expiresAt;
-        pending.touch = false;
-      }
+      if (pending.touch) return this.touch(session, expiresAt, now, pending);
       return undefined;
     }
     // A change, or metadata due for a refresh: write only what changed.
     const owner = this.index.ownerOf(internals.data(session));
     const reindex =
       owner !== undefined &&
-      (owner !== record.owner || pending.refresh || this.index.stale(record.indexedAt, now));
-    if (reindex) await this.index.add(owner, key, record.createdAt);
+      (owner !== record.owner ||
+        pending.refresh ||
+        this.index.stale(record.indexedAt, now, lifetimeOf(this.options, session)));
+    if (reindex)
+      await this.index.add(owner, key, record.createdAt, lifetimeOf(this.options, session));
     const indexedAt = reindex ? now : record.indexedAt;
-    const meta = { c: record.createdAt, e: expiresAt, i: owner ? indexedAt : undefined };
+    const meta = sessionMeta(session, record.createdAt, expiresAt, owner ? indexedAt : undefined);
     const applied = await patchOrRewrite(this.capabilities, key, deltaOf(session, meta), ttl);
     pending.touch = false;
     pending.refresh = false;
@@ -183,7 +212,9 @@ export class SessionStore {
     }
     Object.assign(record, { owner, indexedAt, expiresAt });
     internals.saved(session);
-    return undefined;
+    return lifetimeChanged
+      ? { ...sessionCookie(session, record.id, expiresAt, now), resend: true }
+      : undefined;
   }
 
   /**
@@ -203,14 +234,14 @@ export class SessionStore {
     const storageKey = storageKeyOf(id);
     const now = Date.now();
     const createdAt = old ? old.createdAt : now;
-    const expiresAt = expiryOf(this.options, createdAt, now);
+    const expiresAt = sessionExpiry(this.options, session, createdAt, now);
     const ttl = ttlUntil(expiresAt, now);
     const data = internals.data(session);
     const owner = this.index.ownerOf(data);
     // Indexed before it exists: a failure in between leaves a dead entry
     // (pruned later), never a live session that "log out everywhere" misses.
-    await this.index.add(owner, storageKey, createdAt);
-    const meta: RecordMeta = { c: createdAt, e: expiresAt, i: owner ? now : undefined };
+    await this.index.add(owner, storageKey, createdAt, lifetimeOf(this.options, session));
+    const meta = sessionMeta(session, createdAt, expiresAt, owner ? now : undefined);
     if (old) {
       // What is stored moves, with this request's changes (so what other
       // requests changed meanwhile is kept), and the user this request names
@@ -236,7 +267,7 @@ export class SessionStore {
       indexedAt: now,
     });
     internals.saved(session);
-    return { id, maxAge: ttl };
+    return sessionCookie(session, id, expiresAt, now);
   }
 
   /** Deletes a stored session's record and index entry; the session becomes new and empty. */
@@ -272,16 +303,54 @@ export class SessionStore {
       }
       record = assignId(session);
     }
-    const expiresAt = expiryOf(this.options, now, now);
+    const expiresAt = sessionExpiry(this.options, session, now, now);
     const ttl = ttlUntil(expiresAt, now);
     const data = internals.data(session);
     const owner = this.index.ownerOf(data);
-    await this.index.add(owner, record.storageKey, now);
-    const meta = { c: now, e: expiresAt, i: owner ? now : undefined };
+    await this.index.add(owner, record.storageKey, now, lifetimeOf(this.options, session));
+    const meta = sessionMeta(session, now, expiresAt, owner ? now : undefined);
     await this.capabilities.backend.write(record.storageKey, recordWith(data, meta), ttl);
     Object.assign(record, { stored: true, createdAt: now, expiresAt, owner, indexedAt: now });
     internals.saved(session);
-    return { id: record.id, maxAge: ttl };
+    return sessionCookie(session, record.id, expiresAt, now);
+  }
+
+  /**
+   * A rolling extension of a session that changed nothing. Never the data
+   * this request loaded: a logout or another request's change that completed
+   * meanwhile must not be undone. With `touchAfter`, the record's expiry is
+   * written too (only the metadata), which is what tells the next request
+   * whether its touch is due.
+   */
+  private async touch(
+    session: Session,
+    expiresAt: number,
+    now: number,
+    pending: Pending,
+  ): Promise<undefined> {
+    const record = recordOf(session)!;
+    const ttl = ttlUntil(expiresAt, now);
+    pending.touch = false;
+    if (this.options.touchAfter === 0) {
+      await this.capabilities.backend.touch(record.storageKey, ttl);
+    } else {
+      const meta = sessionMeta(
+        session,
+        record.createdAt,
+        expiresAt,
+        record.owner ? record.indexedAt : undefined,
+      );
+      if (
+        !(await patchOrRewrite(this.capabilities, record.storageKey, deltaOf(session, meta), ttl))
+      ) {
+        // Ended meanwhile: not brought back.
+        await this.index.remove(record.owner, record.storageKey);
+        internals.reset(session);
+        return undefined;
+      }
+    }
+    record.expiresAt = expiresAt;
+    return undefined;
   }
 
   /** Best-effort removal of an expired or unusable record, with its index entry when it names its user. */

@@ -1,10 +1,12 @@
 import type { SessionData } from './backends/session-backend.js';
 import { accessHandler, reservedNames } from './session.access.js';
-import type { SessionCookie } from './session.cookie.js';
+import { MAX_COOKIE_MAX_AGE } from './session.constants.js';
+import type { SessionCookie } from './session.cookie-view.js';
 import { copyJson } from './session.json.js';
 import { messages } from './session.messages.js';
 import { recordOf, setRecord } from './session.record.js';
 import {
+  changedNow,
   deleteValue,
   markSaved,
   newState,
@@ -14,8 +16,11 @@ import {
   STATE,
   type SessionCallback,
   type SessionCalls,
+  type SessionLifetime,
   type SessionState,
 } from './session.state.js';
+
+export type { SessionLifetime } from './session.state.js';
 
 // Assigned by the class's static block, which alone can reach its private fields.
 let internals!: SessionInternals;
@@ -62,6 +67,11 @@ export class Session<T extends SessionData = SessionData> extends SessionBase {
       data: (session) => session.#state.data,
       changed: (session) => session.#state.changed,
       deleted: (session) => session.#state.deleted,
+      lifetime: (session) => session.#state.lifetime,
+      lifetimeChanged: (session) => session.#state.lifetimeChanged,
+      restoreLifetime: (session, lifetime) => {
+        session.#state.lifetime = lifetime;
+      },
       saved: (session) => markSaved(session.#state),
       reset: (session, data) => {
         resetState(session.#state, data);
@@ -98,6 +108,55 @@ export class Session<T extends SessionData = SessionData> extends SessionBase {
   /** True when no stored record existed when the session was loaded. */
   get isNew(): boolean {
     return !recordOf(this)?.stored;
+  }
+
+  /** The session's own lifetime in seconds (`setMaxAge`), or undefined: the module's `maxAge`. */
+  get maxAge(): number | undefined {
+    return this.#state.lifetime.maxAge;
+  }
+
+  /**
+   * Gives this session a lifetime of its own, in seconds, instead of the
+   * module's `maxAge`: a login form's "remember me" box picks 30 days where
+   * the default is 8 hours. The store's TTL, the server-side expiry and the
+   * cookie follow it from this request on; `rolling` slides by it,
+   * `absoluteTimeout` still caps it, and it survives `regenerate`. `null`
+   * goes back to the module's `maxAge`.
+   *
+   * `persistent: false` makes the cookie a browser-session cookie (no
+   * `Max-Age` nor `Expires`: the browser drops it when it closes) while the
+   * server still ends the session after its lifetime; `true` a persistent one
+   * whatever `cookie.persistent` says. Throws a `RangeError` for a lifetime
+   * that is not a positive number of seconds up to 400 days (34 560 000).
+   *
+   * @example
+   * session.set('userId', user.id);
+   * if (body.remember) session.setMaxAge(30 * 24 * 3600);
+   * else session.setMaxAge(null, { persistent: false });
+   * await this.sessions.regenerate(req);
+   */
+  setMaxAge(seconds: number | null, options: { persistent?: boolean } = {}): this {
+    if (
+      seconds !== null &&
+      (typeof seconds !== 'number' ||
+        !Number.isFinite(seconds) ||
+        seconds <= 0 ||
+        seconds > MAX_COOKIE_MAX_AGE)
+    ) {
+      throw new RangeError(messages.invalidMaxAge(seconds, MAX_COOKIE_MAX_AGE));
+    }
+    const persistent = options?.persistent;
+    if (persistent !== undefined && typeof persistent !== 'boolean') {
+      throw new TypeError(messages.invalidPersistent(persistent));
+    }
+    const state = this.#state;
+    state.lifetime = {
+      maxAge: seconds ?? undefined,
+      persistent: persistent ?? state.lifetime.persistent,
+    };
+    state.lifetimeChanged = true;
+    changedNow(state);
+    return this;
   }
 
   /**
@@ -223,6 +282,10 @@ export interface SessionInternals {
   data(session: Session): Readonly<Record<string, unknown>>;
   changed(session: Session): ReadonlySet<string>;
   deleted(session: Session): ReadonlySet<string>;
+  lifetime(session: Session): Readonly<SessionLifetime>;
+  lifetimeChanged(session: Session): boolean;
+  /** Sets the lifetime a stored record has, without counting it as a change. */
+  restoreLifetime(session: Session, lifetime: SessionLifetime): void;
   /** Forgets what changed: the current state is saved. */
   saved(session: Session): void;
   /** Turns the session into a new one, without an id: empty, or holding `data` (unchanged). */
@@ -247,5 +310,5 @@ export function isModified(session: Session): boolean {
   const changed = internals.changed(session);
   const deleted = internals.deleted(session);
   if (changed.size === 0 && deleted.size === 0) internals.reconcile(session);
-  return changed.size > 0 || deleted.size > 0;
+  return changed.size > 0 || deleted.size > 0 || internals.lifetimeChanged(session);
 }

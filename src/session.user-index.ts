@@ -60,17 +60,23 @@ export class UserIndex {
   }
 
   /**
-   * The entry must outlive the session: it is good for twice `maxAge` and
-   * refreshed once half of `maxAge` has passed, so a session (extended by at
-   * most `maxAge` per request) always ends before its entry does.
+   * The entry must outlive the session: it is good for twice the session's
+   * lifetime (`maxAge`, or its own) and refreshed once half of it has
+   * passed, so a session (extended by at most its lifetime per request)
+   * always ends before its entry does.
    */
-  stale(indexedAt: number, now: number): boolean {
-    return now - indexedAt > (this.maxAge * 1000) / 2;
+  stale(indexedAt: number, now: number, lifetime = this.maxAge): boolean {
+    return now - indexedAt > (lifetime * 1000) / 2;
   }
 
-  async add(owner: string | undefined, key: string, createdAt: number): Promise<void> {
+  async add(
+    owner: string | undefined,
+    key: string,
+    createdAt: number,
+    lifetime = this.maxAge,
+  ): Promise<void> {
     if (owner !== undefined) {
-      await this.capabilities.index?.indexAdd(owner, key, createdAt, Math.ceil(this.maxAge * 2));
+      await this.capabilities.index?.indexAdd(owner, key, createdAt, Math.ceil(lifetime * 2));
     }
   }
 

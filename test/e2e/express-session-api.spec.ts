@@ -96,15 +96,27 @@ class LegacyController {
 
   @Get('cookie')
   cookie(@Session() session: Legacy): unknown {
-    let refused: string | undefined;
-    try {
-      session.cookie.maxAge = 1000;
-    } catch (error) {
-      refused = (error as Error).message;
+    const refused: string[] = [];
+    for (const assign of [
+      () => (session.cookie.expires = new Date()),
+      () => (session.cookie.maxAge = -1),
+      () => (session.cookie.maxAge = Number.NaN),
+    ]) {
+      try {
+        assign();
+      } catch (error) {
+        refused.push((error as Error).message);
+      }
     }
     const { maxAge, originalMaxAge, httpOnly, secure, sameSite, path, domain } = session.cookie;
-    const expires = session.cookie.expires.getTime();
+    const expires = session.cookie.expires!.getTime();
     return { maxAge, expires, originalMaxAge, httpOnly, secure, sameSite, path, domain, refused };
+  }
+
+  @Get('remember')
+  remember(@Session() session: Legacy, @Query('ms') ms: string): unknown {
+    session.cookie.maxAge = ms === 'null' ? null : Number(ms);
+    return { maxAge: session.maxAge ?? null, cookieMaxAge: session.cookie.maxAge };
   }
 
   @Get('touch')
@@ -210,7 +222,18 @@ describe("the session's express-session API", () => {
     expect(fresh.body.count).toBeNull();
   });
 
-  it('describes its cookie, read-only', async () => {
+  it('cookie.maxAge = ms gives the session a lifetime of its own; null a browser-session cookie', async () => {
+    const res = await get('/remember?ms=7200000').expect(200);
+    expect(res.body).toEqual({ maxAge: 7200, cookieMaxAge: 7_200_000 });
+    expect(sessionSetCookie(res)?.attributes['max-age']).toBe('7200');
+    const later = await get('/cookie').expect(200);
+    expect(later.body.originalMaxAge).toBe(7_200_000);
+    const browser = await get('/remember?ms=null').expect(200);
+    expect(browser.body).toEqual({ maxAge: 7200, cookieMaxAge: null });
+    expect(sessionSetCookie(browser)?.attributes['max-age']).toBeUndefined();
+  });
+
+  it('describes its cookie; expires is read-only and a bad maxAge is refused', async () => {
     const before = Date.now();
     const { body } = await get('/cookie').expect(200);
     expect(body).toMatchObject({
@@ -224,7 +247,10 @@ describe("the session's express-session API", () => {
     expect(body.maxAge).toBeGreaterThan(3_500_000);
     expect(body.maxAge).toBeLessThanOrEqual(3_600_000);
     expect(body.expires).toBeGreaterThan(before);
-    expect(body.refused).toContain('read-only');
+    expect(body.refused).toHaveLength(3);
+    expect(body.refused[0]).toContain('cookie.expires is read-only');
+    expect(body.refused[1]).toContain('takes a positive number of milliseconds');
+    expect(body.refused[2]).toContain('got number NaN');
   });
 
   it('touch() returns the session and changes nothing without rolling', async () => {
