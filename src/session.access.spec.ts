@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { SessionValueError } from './session.errors.js';
 import { isModified, Session, sessionInternals } from './session.js';
 
@@ -146,6 +147,13 @@ describe('Session property access (express-session style)', () => {
     expect(session.keys()).toEqual([]);
     expect(Object.getOwnPropertySymbols(session)).toEqual([tag]);
     expect(delete session[tag as unknown as string]).toBe(true);
+  });
+
+  it('shows its data, and nothing of its bookkeeping, to console.log and reflection', () => {
+    const session = loaded({ a: 1, b: { c: 2 } });
+    expect(inspect(session)).toBe('{ a: 1, b: { c: 2 } }');
+    expect(Reflect.ownKeys(session)).toEqual(['a', 'b']);
+    expect(Object.getOwnPropertySymbols(session)).toEqual([]);
   });
 
   it('cannot be frozen or given another prototype', () => {

@@ -27,6 +27,7 @@ export function accessHandler(reserved: ReadonlySet<string>): ProxyHandler<Targe
   const own = (key: string | symbol): key is symbol => typeof key === 'symbol' || reserved.has(key);
   return {
     get(target, key, receiver) {
+      if (key === STATE) return target[STATE];
       if (own(key)) return Reflect.get(target, key, receiver) as unknown;
       return readLive(target[STATE], key);
     },
