@@ -6,6 +6,8 @@ export interface Contender {
   kind: ContenderKind;
   store: 'none' | 'memory' | 'redis' | 'postgres';
   rolling: boolean;
+  /** `touchAfter` in seconds (ours, with rolling); default 0. */
+  touchAfter?: number;
   label: string;
   /** The express-session contender this one is compared with. */
   baseline?: string;
@@ -62,6 +64,14 @@ export const CONTENDERS = {
     store: 'redis',
     rolling: true,
     label: 'ours, RedisBackend, rolling',
+    baseline: 'es-redis-rolling',
+  },
+  'ours-redis-lazy': {
+    kind: 'ours',
+    store: 'redis',
+    rolling: true,
+    touchAfter: 60,
+    label: 'ours, RedisBackend, rolling, touchAfter 60 s',
     baseline: 'es-redis-rolling',
   },
   'ours-pg': {

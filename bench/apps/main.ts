@@ -26,7 +26,7 @@ import { Redis } from 'ioredis';
 import { Session, SessionModule, MemoryBackend, type SessionBackend } from 'pselfastapise-async';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CONTENDERS, type ContenderName } from './contenders.js';
+import { CONTENDERS, type Contender, type ContenderName } from './contenders.js';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const MAX_AGE = 1_209_600;
@@ -233,6 +233,7 @@ async function appModule(
         backend,
         maxAge: MAX_AGE,
         rolling: contender.rolling,
+        touchAfter: (contender as Contender).touchAfter,
       }),
     );
   }
