@@ -15,10 +15,13 @@ export {
   type SessionCookieOptions,
   type SessionCookiePriority,
   type SessionModuleOptions,
+  type SessionLimitPolicy,
   type SessionSameSite,
   type SessionTransport,
 } from './session.options.js';
-export { SessionOptionsError, SessionValueError } from './session.errors.js';
+export { SessionLimitError, SessionOptionsError, SessionValueError } from './session.errors.js';
+export { type SessionEndReason, type SessionEvent } from './session.events.js';
+export { type UserSession } from './session.service.js';
 export { storageKeyOf } from './session.signer.js';
 export {
   MemoryBackend,
@@ -26,8 +29,13 @@ export {
   type MemoryBackendOptions,
   type MoveCapability,
   type PatchCapability,
+  type IndexedSession,
+  type IndexEntryDetails,
+  type LimitedAdd,
   type ReadAndTouchCapability,
   type SessionData,
   type SessionDelta,
+  type SessionLimit,
+  type SessionLimitCapability,
   type UserIndexCapability,
 } from './backends/index.js';

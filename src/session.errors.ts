@@ -1,4 +1,4 @@
-import { type Logger, ServiceUnavailableException } from '@nestjs/common';
+import { ConflictException, type Logger, ServiceUnavailableException } from '@nestjs/common';
 
 /**
  * Thrown at startup when `SessionModule` options are invalid. The message names
@@ -36,4 +36,31 @@ export function unavailable(
     (error as Error)?.stack,
   );
   return new ServiceUnavailableException(message);
+}
+
+/**
+ * Thrown by a save that would give a user more than `maxSessionsPerUser`
+ * live sessions when `onLimit` is `'reject'` (from `regenerate`, or from the
+ * save after the handler). It is a `ConflictException`, so a client gets a
+ * 409 unless the application catches it, around `regenerate` or in an
+ * exception filter. Nothing was stored for the login: the request's session
+ * is not saved afterwards.
+ *
+ * @example
+ * try {
+ *   await this.sessions.regenerate(req);
+ * } catch (error) {
+ *   if (error instanceof SessionLimitError) return { error: 'Log out on another device first' };
+ *   throw error;
+ * }
+ */
+export class SessionLimitError extends ConflictException {
+  constructor(
+    message: string,
+    /** The limit that was reached (`maxSessionsPerUser`). */
+    readonly limit: number,
+  ) {
+    super(message);
+    this.name = 'SessionLimitError';
+  }
 }

@@ -5,7 +5,7 @@ import {
   forgetSessionCookie,
   forgetSessionHeader,
   NodeResponse,
-  unavailableBody,
+  failureOf,
   withCookie,
   withoutCookie,
   type SessionRequest,
@@ -119,8 +119,9 @@ export function registerFastifyHooks(
     try {
       await commit(request);
       return payload;
-    } catch {
-      reply.code(503);
+    } catch (error) {
+      const failure = failureOf(error, failureMessage);
+      reply.code(failure.status);
       for (const name of FAILED_RESPONSE_HEADERS) reply.removeHeader(name);
       const headerName = forgetSessionHeader(reply.raw);
       if (headerName !== undefined) {
@@ -136,7 +137,7 @@ export function registerFastifyHooks(
       reply.header('content-type', 'application/json; charset=utf-8');
       // A stream the 503 replaces is never read: release what it holds (a file).
       (payload as { destroy?: () => void } | null)?.destroy?.();
-      return unavailableBody(failureMessage);
+      return failure.body;
     } finally {
       reply[SAVING] = false;
     }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { HttpException } from '@nestjs/common';
 
 /**
  * @internal The platform seam. Everything the library needs from an HTTP
@@ -182,11 +183,11 @@ export class NodeResponse implements SessionResponse {
       };
       beforeEnd().then(
         () => settle(() => end.apply(this, args)),
-        () =>
+        (error: unknown) =>
           settle(() =>
             this.headersSent
               ? end.apply(this, args)
-              : end.call(this, unavailable(this, failureMessage)),
+              : end.call(this, unavailable(this, failureOf(error, failureMessage))),
           ),
       );
       return this;
@@ -212,8 +213,19 @@ export class NodeResponse implements SessionResponse {
   }
 }
 
-/** Turns a response whose session could not be saved into a 503; returns its body. */
-function unavailable(response: ServerResponse, message: string): string {
+/**
+ * @internal What replaces a response whose session could not be saved: a 503,
+ * or the HTTP error the save failed with (a `SessionLimitError` is a 409).
+ */
+export function failureOf(error: unknown, message: string): { status: number; body: string } {
+  if (error instanceof HttpException) {
+    return { status: error.getStatus(), body: JSON.stringify(error.getResponse()) };
+  }
+  return { status: 503, body: unavailableBody(message) };
+}
+
+/** Turns a response whose session could not be saved into `failure`; returns its body. */
+function unavailable(response: ServerResponse, failure: { status: number; body: string }): string {
   for (const name of FAILED_RESPONSE_HEADERS) response.removeHeader(name);
   const headerName = forgetSessionHeader(response);
   if (headerName !== undefined) response.removeHeader(headerName);
@@ -223,8 +235,8 @@ function unavailable(response: ServerResponse, message: string): string {
     if (rest.length > 0) response.setHeader('Set-Cookie', rest);
     else response.removeHeader('set-cookie');
   }
-  response.statusCode = 503;
-  const body = unavailableBody(message);
+  response.statusCode = failure.status;
+  const { body } = failure;
   response.setHeader('Content-Type', 'application/json; charset=utf-8');
   response.setHeader('Content-Length', Buffer.byteLength(body));
   return body;

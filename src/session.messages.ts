@@ -21,6 +21,16 @@ export const messages = {
     `Expected a user id for \`userKey\` "${userKey}" (a string or a finite number, the value sessions hold under "${userKey}"), got ${describe(got)}`,
   userKeyValueNotIndexed: (userKey: string, got: unknown) =>
     `Session key "${userKey}" (the \`userKey\` option) holds ${describe(got)}: only a string or a finite number is indexed, so such sessions are not listed nor ended by destroyAllSessions`,
+  needsUserKey: (option: string) =>
+    `Session option \`${option}\` needs \`userKey\` (the session key naming the user): SessionModule.forRoot({ secretKey, userKey: 'userId', ${option}: ... })`,
+  noSessionLimit: (backend: unknown) =>
+    `Session option \`maxSessionsPerUser\` needs a backend that can apply it atomically (indexAddLimited, as MemoryBackend, RedisBackend and PostgresBackend have): ${
+      (backend as object)?.constructor?.name ?? 'this backend'
+    } has none`,
+  sessionLimit: (max: number) =>
+    `This user already has ${max} session${max === 1 ? '' : 's'} (the most \`maxSessionsPerUser\` allows): log out elsewhere first`,
+  describeFailed: (reason: string) =>
+    `Session option \`describe\` ${reason}: the session is saved without a description`,
   userKeyNotSet: () =>
     "Listing or ending a user's sessions needs the `userKey` option: SessionModule.forRoot({ secretKey, userKey: 'userId' })",
   ioredisMissing: () =>

@@ -235,4 +235,66 @@ describe('resolveSessionOptions', () => {
     expect(resolve({ secretKey: 'short' }).secretKeys).toEqual(['short']);
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/5 characters long/));
   });
+
+  describe('describe, maxSessionsPerUser and onLimit', () => {
+    const withUser = { userKey: 'userId', backend: new MemoryBackend() };
+
+    it('default to no description, no limit and evict-oldest', () => {
+      expect(resolve(withUser)).toMatchObject({
+        describe: undefined,
+        maxSessionsPerUser: undefined,
+        onLimit: 'evict-oldest',
+      });
+    });
+
+    it('keep valid values', () => {
+      const describe = () => ({ a: 1 });
+      expect(
+        resolve({ ...withUser, describe, maxSessionsPerUser: 3, onLimit: 'reject' }),
+      ).toMatchObject({ describe, maxSessionsPerUser: 3, onLimit: 'reject' });
+    });
+
+    it.each([0, -1, 1.5, Number.NaN, Infinity, '2', null])(
+      'refuses maxSessionsPerUser %p',
+      (value) => {
+        expect(() => resolve({ ...withUser, maxSessionsPerUser: value })).toThrow(
+          /`maxSessionsPerUser`: expected a positive integer/,
+        );
+      },
+    );
+
+    it.each(['drop', '', 1])('refuses onLimit %p', (value) => {
+      expect(() => resolve({ ...withUser, maxSessionsPerUser: 2, onLimit: value })).toThrow(
+        /`onLimit`: expected 'evict-oldest' or 'reject'/,
+      );
+    });
+
+    it.each(['ua', {}, null])('refuses a describe that is not a function (%p)', (value) => {
+      expect(() => resolve({ ...withUser, describe: value })).toThrow(
+        /`describe`: expected a function/,
+      );
+    });
+
+    it.each([
+      ['describe', { describe: () => ({}) }],
+      ['maxSessionsPerUser', { maxSessionsPerUser: 2 }],
+      ['onLimit', { onLimit: 'reject' }],
+    ])('refuses %s without userKey', (name, options) => {
+      expect(() => resolve(options)).toThrow(new RegExp(`\`${name}\` needs \`userKey\``));
+    });
+
+    it('refuses maxSessionsPerUser with a backend that cannot apply it', () => {
+      const backend = new MemoryBackend();
+      const indexOnly = Object.assign(Object.create(backend) as MemoryBackend, {
+        indexAddLimited: undefined,
+      });
+      expect(() =>
+        resolve({ userKey: 'userId', backend: indexOnly, maxSessionsPerUser: 2 }),
+      ).toThrow(SessionOptionsError);
+      expect(() =>
+        resolve({ userKey: 'userId', backend: indexOnly, maxSessionsPerUser: 2 }),
+      ).toThrow(/needs a backend that can apply it atomically/);
+      expect(resolve({ userKey: 'userId', backend: indexOnly }).maxSessionsPerUser).toBeUndefined();
+    });
+  });
 });

@@ -12,6 +12,7 @@ import { SessionOptionsError } from './session.errors.js';
 import { assertCookiePrefix, resolveCookie } from './session.cookie.js';
 import { resolveTouchAfter } from './session.lifetime.js';
 import { messages } from './session.messages.js';
+import { resolveUserOptions } from './session.user-options.js';
 import { resolveHeaderName, resolveTransport } from './session.transport.js';
 
 /** `SameSite` cookie attribute values accepted by `cookie.sameSite`. */
@@ -90,6 +91,31 @@ export interface SessionModuleOptions {
    */
   userKey?: string;
   /**
+   * What `listSessions` reports about each session besides its times: called
+   * with the request when a session is created or regenerated for a user
+   * (with `userKey`), it returns a plain object of JSON values, such as the
+   * user agent and `request.ip`. Kept with the user-index entry, never with
+   * the session id; at most 1 KiB of JSON (a larger description, one that
+   * throws, or one that is not a plain JSON object is left out with a logged
+   * warning: the session is saved all the same). Default: none.
+   *
+   * @example
+   * describe: (req: Request) => ({ userAgent: req.headers['user-agent'] ?? '', ip: req.ip })
+   */
+  describe?(request: object): Record<string, unknown>;
+  /**
+   * At most this many live sessions per user (a positive integer; needs
+   * `userKey`). A save that would give a user one more (a login) applies
+   * `onLimit`, atomically with indexing the session. Default: no limit.
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * With `maxSessionsPerUser`: `'evict-oldest'` (default) ends the user's
+   * least recently seen sessions to make room; `'reject'` fails the login's
+   * save with a `SessionLimitError` (an HTTP 409 unless caught).
+   */
+  onLimit?: SessionLimitPolicy;
+  /**
    * With `rolling`, a request that changes nothing extends its session (store
    * and cookie) only when at least this many seconds passed since the last
    * extension, so a busy user costs one touch per `touchAfter` rather than one
@@ -109,6 +135,9 @@ export interface SessionModuleOptions {
   headerName?: string;
 }
 
+/** What a login past `maxSessionsPerUser` does: see `onLimit`. */
+export type SessionLimitPolicy = 'evict-oldest' | 'reject';
+
 /** The options after defaults are merged and validated: what `SESSION_OPTIONS` injects. */
 export interface ResolvedSessionOptions {
   readonly secretKeys: readonly string[];
@@ -123,6 +152,9 @@ export interface ResolvedSessionOptions {
     priority?: SessionCookiePriority;
   };
   readonly userKey: string | undefined;
+  readonly describe: ((request: object) => Record<string, unknown>) | undefined;
+  readonly maxSessionsPerUser: number | undefined;
+  readonly onLimit: SessionLimitPolicy;
   readonly touchAfter: number;
   /** The transports in use: the cookie, the header, or both. */
   readonly transport: { readonly cookie: boolean; readonly header: boolean };
@@ -189,6 +221,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   }
   const cookie = resolveCookie(options.cookie, cookieHttpsOnly);
   assertCookiePrefix(cookieName, cookieHttpsOnly, cookie);
+  const { describe, maxSessionsPerUser, onLimit } = resolveUserOptions(options, backend);
   const touchAfter = resolveTouchAfter(options.touchAfter, maxAge, rolling);
   const transport = resolveTransport(options.transport);
   const headerName = resolveHeaderName(options.headerName, transport.header);
@@ -202,6 +235,9 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     cookieHttpsOnly,
     cookie,
     userKey,
+    describe,
+    maxSessionsPerUser,
+    onLimit,
     touchAfter,
     transport,
     headerName,

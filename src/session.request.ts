@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { serializeCookie } from './session.cookie.js';
-import { unavailable } from './session.errors.js';
+import { SessionLimitError, unavailable } from './session.errors.js';
 import { nodeResponseOf, type SessionRequest, type SessionResponse } from './session.http.js';
 import { fastifyResponseOf } from './session.fastify.js';
 import { messages } from './session.messages.js';
@@ -18,8 +18,8 @@ export interface RequestState {
   session?: Session;
   /** The Node request underneath, which the state is keyed by. */
   holder: SessionRequest;
-  /** Fastify's request wrapping `holder`, once seen: it carries `session` too. */
-  wrapper?: SessionRequest;
+  /** The request as the application sees it (Fastify's wrapper rather than the Node request). */
+  request: SessionRequest;
   /** Resolved on first use: Fastify links a request to its reply only in a hook. */
   response?: SessionResponse;
   pending: Pending;
@@ -151,13 +151,14 @@ export class RequestSessions {
   /** Marks the request's session as failed (no further save) and maps the error to a 503. */
   fail(state: RequestState, step: string, error: unknown, message: string): Error {
     state.failed = true;
+    if (error instanceof SessionLimitError) return error;
     return unavailable(this.logger, step, error, message);
   }
 
   /** The state of a request seen before, attaching its session to this request object too. */
   private existing(req: SessionRequest): RequestState | undefined {
     const state = states.get(holderOf(req));
-    if (state && state.holder !== req) state.wrapper = req;
+    if (state && req !== state.holder) state.request = req;
     if (state && req.session === undefined) {
       if (state.session) req.session = state.session;
       else state.loading.then((session) => (req.session = session), noop);
@@ -172,6 +173,7 @@ export class RequestSessions {
     const state: RequestState = {
       loading: undefined as unknown as Promise<Session>,
       holder,
+      request: req,
       pending: { touch: false, refresh: false },
       hooked: false,
       failed: false,
@@ -208,7 +210,6 @@ export class RequestSessions {
   }
 
   private attach(req: SessionRequest, state: RequestState, session: Session): void {
-    if (state.holder !== req) state.wrapper = req;
     this.install(state, session);
   }
 
@@ -216,7 +217,7 @@ export class RequestSessions {
   private install(state: RequestState, session: Session): void {
     state.session = session;
     state.holder.session = session;
-    if (state.wrapper) state.wrapper.session = session;
+    if (state.request !== state.holder) state.request.session = session;
     internals.bind(session, this.calls, state);
     this.watch(state, session);
   }
@@ -283,7 +284,7 @@ export class RequestSessions {
   private async save(state: RequestState, session: Session): Promise<void> {
     try {
       const headersSent = this.responseFor(state)?.headersSent ?? false;
-      this.apply(state, await this.store.save(session, state.pending, headersSent));
+      this.apply(state, await this.store.save(session, state.pending, headersSent, state.request));
     } catch (error) {
       throw this.fail(state, 'save', error, messages.saveFailed());
     } finally {

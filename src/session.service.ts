@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type { Observable } from 'rxjs';
 import { capabilitiesOf } from './backends/backend-capabilities.js';
 import { SESSION_OPTIONS } from './session.constants.js';
 import { unavailable } from './session.errors.js';
@@ -9,6 +10,8 @@ import { ExpressSessionCalls } from './session.callbacks.js';
 import { RequestSessions, type RequestState } from './session.request.js';
 import { SessionSigner } from './session.signer.js';
 import { SessionStore } from './session.store.js';
+import { Describer, descriptionOf } from './session.describe.js';
+import { SessionEvents, type SessionEvent } from './session.events.js';
 import { UserIndex } from './session.user-index.js';
 import type { Session } from './session.js';
 
@@ -21,8 +24,17 @@ import type { Session } from './session.js';
 export interface UserSession {
   readonly handle: string;
   readonly createdAt: Date;
+  /**
+   * When the session was last seen: created, regenerated, or written or
+   * extended by a request (refreshed at most once a minute, and only by a
+   * request that writes or extends the session anyway: with `rolling`, any
+   * request; without it, one that changes the session).
+   */
+  readonly lastSeenAt: Date;
   /** When it ends unless used again; with `rolling`, last use + `maxAge`. */
   readonly expiresAt: Date;
+  /** What the `describe` option returned when the session was created or regenerated (`{}` without one). */
+  readonly description: Record<string, unknown>;
   /** True for the session of the request passed to `listSessions`. */
   readonly current: boolean;
 }
@@ -46,16 +58,32 @@ export interface UserSession {
  * }
  */
 @Injectable()
-export class SessionService {
+export class SessionService implements OnModuleDestroy {
   private readonly logger = new Logger('Session');
   private readonly index: UserIndex;
   private readonly store: SessionStore;
   private readonly requests: RequestSessions;
+  private readonly emitter = new SessionEvents();
+
+  /**
+   * Sessions created, regenerated, destroyed (with the reason) and found
+   * expired, each reported once the backend confirmed it. Completes when the
+   * application shuts down.
+   *
+   * @example
+   * this.sessions.events.subscribe((event) => this.audit.log(event));
+   */
+  readonly events: Observable<SessionEvent> = this.emitter.observable;
 
   constructor(@Inject(SESSION_OPTIONS) options: ResolvedSessionOptions) {
     const capabilities = capabilitiesOf(options.backend);
-    this.index = new UserIndex(options.userKey, options.maxAge, capabilities, this.logger);
-    this.store = new SessionStore(options, capabilities, this.index, this.logger);
+    const { maxSessionsPerUser: max, onLimit } = options;
+    const limit = max === undefined ? undefined : { max, onLimit };
+    this.index = new UserIndex(options.userKey, options.maxAge, capabilities, this.logger, limit);
+    this.store = new SessionStore(options, capabilities, this.index, this.logger, {
+      describer: new Describer(options.describe, this.logger),
+      events: this.emitter,
+    });
     const signer = new SessionSigner(options.secretKeys);
     this.requests = new RequestSessions(this.store, signer, options, this.logger);
     this.requests.calls = new ExpressSessionCalls(this.store, this.requests, options, (request) =>
@@ -95,7 +123,7 @@ export class SessionService {
     const session = await this.load(request);
     const state = this.stateOf(request);
     try {
-      this.requests.apply(state, await this.store.regenerate(session));
+      this.requests.apply(state, await this.store.regenerate(session, state.request));
     } catch (error) {
       throw this.requests.fail(state, 'regenerate', error, messages.saveFailed());
     }
@@ -144,7 +172,9 @@ export class SessionService {
       .map((entry) => ({
         handle: entry.id,
         createdAt: new Date(entry.createdAt),
+        lastSeenAt: new Date(entry.seenAt ?? entry.createdAt),
         expiresAt: new Date(entry.expiresAt),
+        description: descriptionOf(entry.info),
         current: entry.id === current,
       }))
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
@@ -165,6 +195,8 @@ export class SessionService {
       const entries = await this.index.list(owner);
       const ids = entries.map((entry) => entry.id).filter((id) => id !== keep);
       await this.index.end(owner, ids);
+      for (const id of ids)
+        this.emitter.emit('destroyed', id, user as string | number, 'logout-everywhere');
       return ids.length;
     } catch (error) {
       throw unavailable(this.logger, 'destroy', error, messages.saveFailed());
@@ -182,10 +214,16 @@ export class SessionService {
       const entries = await this.index.list(owner);
       if (!entries.some((entry) => entry.id === handle)) return false;
       await this.index.end(owner, [handle]);
+      this.emitter.emit('destroyed', handle, user as string | number, 'revoked');
       return true;
     } catch (error) {
       throw unavailable(this.logger, 'destroy', error, messages.saveFailed());
     }
+  }
+
+  /** @internal Completes `events` on application shutdown. */
+  onModuleDestroy(): void {
+    this.emitter.complete();
   }
 
   /**

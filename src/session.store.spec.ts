@@ -9,7 +9,8 @@ import type { LifetimeOptions } from './session.lifetime.js';
 import { recordOf } from './session.record.js';
 import type { VerifiedCookie } from './session.signer.js';
 import { SessionStore, type Pending } from './session.store.js';
-import { UserIndex } from './session.user-index.js';
+import { SessionLimitError } from './session.errors.js';
+import { ownerDigest, UserIndex } from './session.user-index.js';
 import { Session } from './session.js';
 
 // The save rules, against real backends and a controlled clock, without an
@@ -276,6 +277,54 @@ describe('SessionStore', () => {
       const pending = owes();
       await reload(session, pending);
       expect(pending.refresh).toBe(false);
+    });
+  });
+
+  describe('maxSessionsPerUser', () => {
+    function limited(onLimit: 'evict-oldest' | 'reject', max = 1) {
+      const backend = new MemoryBackend();
+      const capabilities = capabilitiesOf(backend);
+      const log = logger as unknown as Logger;
+      const index = new UserIndex('userId', 60, capabilities, log, { max, onLimit });
+      const lifetime = { maxAge: 60, rolling: false, absoluteTimeout: undefined, touchAfter: 0 };
+      const store = new SessionStore(lifetime, capabilities, index, log);
+      const login = () => {
+        const session = new Session();
+        session.set('userId', 1);
+        return session;
+      };
+      return { backend, store, login };
+    }
+
+    it('ends a login that a concurrent one evicted before its record was written', async () => {
+      now = T0;
+      const { backend, store, login } = limited('evict-oldest');
+      const [a, b] = [login(), login()];
+      const changes = await Promise.all([
+        store.save(a, owes(), false),
+        store.save(b, owes(), false),
+      ]);
+      const live = [];
+      for (const session of [a, b]) {
+        const record = recordOf(session);
+        if (record && (await backend.read(record.storageKey)) !== null) live.push(session);
+      }
+      expect(live).toHaveLength(1);
+      expect(changes.filter((change) => change === 'clear')).toHaveLength(1);
+      expect(await backend.indexList(ownerDigest(1))).toHaveLength(1);
+    });
+
+    it('rejects the second of two concurrent logins, storing nothing for it', async () => {
+      now = T0;
+      const { backend, store, login } = limited('reject');
+      const results = await Promise.allSettled([
+        store.save(login(), owes(), false),
+        store.save(login(), owes(), false),
+      ]);
+      expect(results.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const rejected = results.find((result) => result.status === 'rejected')!;
+      expect((rejected as PromiseRejectedResult).reason).toBeInstanceOf(SessionLimitError);
+      expect(await backend.indexList(ownerDigest(1))).toHaveLength(1);
     });
   });
 });

@@ -26,6 +26,9 @@ import {
 } from './session.own-lifetime.js';
 import { assignId, recordOf, setRecord } from './session.record.js';
 import { newSessionId, storageKeyOf, type VerifiedCookie } from './session.signer.js';
+import type { Describer } from './session.describe.js';
+import type { SessionEvents } from './session.events.js';
+import { Logins } from './session.logins.js';
 import type { UserIndex } from './session.user-index.js';
 import { isModified, Session, sessionInternals } from './session.js';
 
@@ -46,12 +49,17 @@ const internals = sessionInternals();
  * become, and the request layer applies it. Backend errors propagate.
  */
 export class SessionStore {
+  private readonly logins: Logins;
+
   constructor(
     private readonly options: LifetimeOptions,
     private readonly capabilities: BackendCapabilities,
     private readonly index: UserIndex,
     private readonly logger: Logger,
-  ) {}
+    extras: { describer?: Describer; events?: SessionEvents } = {},
+  ) {
+    this.logins = new Logins(index, extras.describer, extras.events);
+  }
 
   /**
    * The session a verified cookie names, or a new one when its record is
@@ -67,12 +75,16 @@ export class SessionStore {
     const record = touching
       ? await readAndTouch.readAndTouch(storageKey, maxAge)
       : await backend.read(storageKey);
-    if (record === null) return new Session();
+    if (record === null) {
+      this.logins.report('expired', storageKey);
+      return new Session();
+    }
     const now = Date.now();
     const meta = metaOf(record);
     if (!meta) this.logger.warn(messages.corruptRecord(storageKey));
     if (!meta || isExpired(this.options, this.capabilities.nativeTouch, meta, now)) {
-      await this.discard(storageKey, record);
+      const removed = await this.discard(storageKey, record);
+      if (meta && removed) this.logins.report('expired', storageKey, record);
       return new Session();
     }
     const data: Record<string, unknown> = { ...record };
@@ -97,7 +109,12 @@ export class SessionStore {
       owner,
       indexedAt: meta.i ?? 0,
     });
-    pending.refresh = owner !== undefined && this.index.stale(meta.i ?? 0, now, lifetime);
+    // The entry is due for a refresh, or for a new lastSeenAt when this
+    // request extends the session anyway (rolling, and the touch is due).
+    pending.refresh =
+      owner !== undefined &&
+      (this.index.stale(meta.i ?? 0, now, lifetime) ||
+        (due && this.index.seenDue(meta.i ?? 0, now, lifetime)));
     // readAndTouch extended the record by maxAge; near absoluteTimeout that is
     // too far, and for a session with a lifetime of its own it is not that
     // lifetime: the save step sets it right.
@@ -155,20 +172,23 @@ export class SessionStore {
   /**
    * Saves what changed (and what `pending` owes). `headersSent`: a new
    * session's cookie could no longer be sent, so it is not stored.
+   * `request` is what the `describe` option is given for a new index entry.
    */
   async save(
     session: Session,
     pending: Pending,
     headersSent: boolean,
+    request?: object,
   ): Promise<CookieChange | undefined> {
     internals.check(session);
     const record = recordOf(session);
     const now = Date.now();
-    if (!record?.stored) return this.create(session, headersSent, now);
+    if (!record?.stored) return this.create(session, headersSent, now, request);
     const { storageKey: key } = record;
     const modified = isModified(session);
     if (modified && session.keys().length === 0) {
       await this.index.end(record.owner, [key]);
+      this.logins.report('destroyed', key, internals.data(session), 'cleared');
       internals.reset(session);
       return 'clear';
     }
@@ -190,9 +210,19 @@ export class SessionStore {
       owner !== undefined &&
       (owner !== record.owner ||
         pending.refresh ||
+        this.index.seenDue(record.indexedAt, now, lifetimeOf(this.options, session)) ||
         this.index.stale(record.indexedAt, now, lifetimeOf(this.options, session)));
-    if (reindex)
-      await this.index.add(owner, key, record.createdAt, lifetimeOf(this.options, session));
+    const entered = reindex && owner !== record.owner;
+    const lifetime = lifetimeOf(this.options, session);
+    if (entered) {
+      // Now this user's: a new entry, as at a login.
+      const data = internals.data(session);
+      await this.logins.enter(owner, key, record.createdAt, data, request, record.id, {
+        lifetime,
+      });
+    } else if (reindex) {
+      await this.index.add(owner, key, record.createdAt, lifetime);
+    }
     const indexedAt = reindex ? now : record.indexedAt;
     const meta = sessionMeta(session, record.createdAt, expiresAt, owner ? indexedAt : undefined);
     const applied = await patchOrRewrite(this.capabilities, key, deltaOf(session, meta), ttl);
@@ -210,6 +240,7 @@ export class SessionStore {
     if (record.owner !== undefined && record.owner !== owner) {
       await this.index.remove(record.owner, key);
     }
+    if (entered && !(await this.logins.confirm(owner, key, session))) return 'clear';
     Object.assign(record, { owner, indexedAt, expiresAt });
     internals.saved(session);
     return lifetimeChanged
@@ -222,11 +253,14 @@ export class SessionStore {
    * time. A stored session moves only if its record still exists; when it
    * is gone, the session becomes new and empty and nothing is stored.
    */
-  async regenerate(session: Session): Promise<CookieChange | undefined> {
+  async regenerate(session: Session, request?: object): Promise<CookieChange | undefined> {
     internals.check(session);
     const old = recordOf(session)?.stored ? recordOf(session) : undefined;
     if (session.keys().length === 0) {
-      if (old) await this.index.end(old.owner, [old.storageKey]);
+      if (old) {
+        await this.index.end(old.owner, [old.storageKey]);
+        this.logins.report('destroyed', old.storageKey, internals.data(session), 'cleared');
+      }
       internals.reset(session);
       return old ? 'clear' : undefined;
     }
@@ -240,7 +274,12 @@ export class SessionStore {
     const owner = this.index.ownerOf(data);
     // Indexed before it exists: a failure in between leaves a dead entry
     // (pruned later), never a live session that "log out everywhere" misses.
-    await this.index.add(owner, storageKey, createdAt, lifetimeOf(this.options, session));
+    const replaces = old && old.owner === owner ? old.storageKey : undefined;
+    const lifetime = lifetimeOf(this.options, session);
+    await this.logins.enter(owner, storageKey, createdAt, data, request, id, {
+      replaces,
+      lifetime,
+    });
     const meta = sessionMeta(session, createdAt, expiresAt, owner ? now : undefined);
     if (old) {
       // What is stored moves, with this request's changes (so what other
@@ -257,6 +296,8 @@ export class SessionStore {
     } else {
       await this.capabilities.backend.write(storageKey, recordWith(data, meta), ttl);
     }
+    const type = old ? 'regenerated' : 'created';
+    if (!(await this.logins.stored(type, owner, storageKey, session))) return 'clear';
     setRecord(session, {
       id,
       storageKey,
@@ -279,7 +320,10 @@ export class SessionStore {
   /** Deletes a stored session's record and index entry, leaving the object as it is. */
   async end(session: Session): Promise<void> {
     const record = recordOf(session);
-    if (record?.stored) await this.index.end(record.owner, [record.storageKey]);
+    if (record?.stored) {
+      await this.index.end(record.owner, [record.storageKey]);
+      this.logins.report('destroyed', record.storageKey, internals.data(session), 'logout');
+    }
   }
 
   /** A new session's first save: nothing unless it has data. */
@@ -287,6 +331,7 @@ export class SessionStore {
     session: Session,
     headersSent: boolean,
     now: number,
+    request: object | undefined,
   ): Promise<CookieChange | undefined> {
     if (!isModified(session)) return undefined;
     if (session.keys().length === 0) {
@@ -307,9 +352,12 @@ export class SessionStore {
     const ttl = ttlUntil(expiresAt, now);
     const data = internals.data(session);
     const owner = this.index.ownerOf(data);
-    await this.index.add(owner, record.storageKey, now, lifetimeOf(this.options, session));
+    await this.logins.enter(owner, record.storageKey, now, data, request, record.id, {
+      lifetime: lifetimeOf(this.options, session),
+    });
     const meta = sessionMeta(session, now, expiresAt, owner ? now : undefined);
     await this.capabilities.backend.write(record.storageKey, recordWith(data, meta), ttl);
+    if (!(await this.logins.stored('created', owner, record.storageKey, session))) return 'clear';
     Object.assign(record, { stored: true, createdAt: now, expiresAt, owner, indexedAt: now });
     internals.saved(session);
     return sessionCookie(session, record.id, expiresAt, now);
@@ -354,11 +402,13 @@ export class SessionStore {
   }
 
   /** Best-effort removal of an expired or unusable record, with its index entry when it names its user. */
-  private async discard(storageKey: string, record: SessionData): Promise<void> {
+  private async discard(storageKey: string, record: SessionData): Promise<boolean> {
     try {
       await this.index.end(this.index.ownerOf(record), [storageKey]);
+      return true;
     } catch (error) {
       this.logger.warn(`Could not remove an expired session: ${(error as Error).message}`);
+      return false;
     }
   }
 }

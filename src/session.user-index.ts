@@ -2,7 +2,22 @@ import type { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { BackendCapabilities } from './backends/backend-capabilities.js';
 import type { IndexedSession } from './backends/session-backend.js';
+import { SessionLimitError } from './session.errors.js';
 import { messages } from './session.messages.js';
+import type { SessionLimitPolicy } from './session.options.js';
+
+/**
+ * How often, at most, an active session's `lastSeenAt` is refreshed: the
+ * entry is rewritten only by a request that writes or extends the session
+ * anyway, and only once this much has passed since the last time.
+ */
+export const SEEN_INTERVAL_MS = 60_000;
+
+/** @internal The `maxSessionsPerUser` option. */
+export interface UserLimit {
+  readonly max: number;
+  readonly onLimit: SessionLimitPolicy;
+}
 
 /** @internal What a user key may hold to be indexed: a string or a finite number. */
 export function isUserId(value: unknown): value is string | number {
@@ -32,6 +47,7 @@ export class UserIndex {
     private readonly maxAge: number,
     private readonly capabilities: BackendCapabilities,
     private readonly logger: Logger,
+    private readonly limit?: UserLimit,
   ) {}
 
   /** The owner (digest) named by `data[userKey]`, an own property holding a user id. */
@@ -47,6 +63,15 @@ export class UserIndex {
       this.logger.warn(messages.userKeyValueNotIndexed(userKey, value));
     }
     return undefined;
+  }
+
+  /** The user `data[userKey]` names (a string or a finite number), for events. */
+  userOf(data: unknown): string | number | undefined {
+    const { userKey } = this;
+    if (userKey === undefined || data === null || typeof data !== 'object') return undefined;
+    if (!Object.hasOwn(data, userKey)) return undefined;
+    const value = (data as Record<string, unknown>)[userKey];
+    return isUserId(value) ? value : undefined;
   }
 
   /** The owner of `user`, for the methods that take one; throws for a value that is no user id. */
@@ -69,6 +94,12 @@ export class UserIndex {
     return now - indexedAt > (lifetime * 1000) / 2;
   }
 
+  /** True when `lastSeenAt` may be refreshed again (see SEEN_INTERVAL_MS). */
+  seenDue(indexedAt: number, now: number, lifetime = this.maxAge): boolean {
+    return now - indexedAt >= Math.min(SEEN_INTERVAL_MS, (lifetime * 1000) / 2);
+  }
+
+  /** Renews the entry of a session the owner already has: seen now, description kept. */
   async add(
     owner: string | undefined,
     key: string,
@@ -76,8 +107,60 @@ export class UserIndex {
     lifetime = this.maxAge,
   ): Promise<void> {
     if (owner !== undefined) {
-      await this.capabilities.index?.indexAdd(owner, key, createdAt, Math.ceil(lifetime * 2));
+      await this.capabilities.index?.indexAdd(owner, key, createdAt, entryTtl(lifetime), {
+        seenAt: Date.now(),
+      });
     }
+  }
+
+  /**
+   * Indexes a session the owner did not have (created, regenerated from
+   * `replaces`, or moved to this user), with its description, under the
+   * `maxSessionsPerUser` rule: resolves the storage keys of the sessions it
+   * ended to make room, or throws a `SessionLimitError` (nothing added).
+   */
+  async enter(
+    owner: string | undefined,
+    key: string,
+    createdAt: number,
+    info: string | undefined,
+    { replaces, lifetime = this.maxAge }: { replaces?: string; lifetime?: number } = {},
+  ): Promise<readonly string[]> {
+    const { index, limit: capability } = this.capabilities;
+    if (owner === undefined || !index) return [];
+    const details = { seenAt: Date.now(), ...(info !== undefined && { info }) };
+    const { limit } = this;
+    if (!limit || !capability) {
+      await index.indexAdd(owner, key, createdAt, entryTtl(lifetime), details);
+      return [];
+    }
+    const result = await capability.indexAddLimited(
+      owner,
+      key,
+      createdAt,
+      entryTtl(lifetime),
+      details,
+      {
+        max: limit.max,
+        onLimit: limit.onLimit,
+        ...(replaces !== undefined && { replaces }),
+      },
+    );
+    if (result.rejected) throw new SessionLimitError(messages.sessionLimit(limit.max), limit.max);
+    return result.evicted;
+  }
+
+  /**
+   * True unless session `key`, indexed for `owner` by `enter` under
+   * `'evict-oldest'`, was evicted by a concurrent login before its record was
+   * written; then its record is deleted here. (An eviction deletes the
+   * records it finds: one not written yet is only found by this check.)
+   */
+  async kept(owner: string | undefined, key: string): Promise<boolean> {
+    if (owner === undefined || this.limit?.onLimit !== 'evict-oldest') return true;
+    if ((await this.list(owner)).some((entry) => entry.id === key)) return true;
+    await this.capabilities.backend.destroy(key);
+    return false;
   }
 
   async remove(owner: string | undefined, key: string): Promise<void> {
@@ -104,4 +187,9 @@ export class UserIndex {
       }),
     );
   }
+}
+
+/** How long an index entry is good for: twice the session's lifetime (see `stale`). */
+function entryTtl(lifetime: number): number {
+  return Math.ceil(lifetime * 2);
 }

@@ -2,7 +2,10 @@ import { metaOf } from '../session.lifetime.js';
 import {
   applyDelta,
   type IndexedSession,
+  type IndexEntryDetails,
+  type LimitedAdd,
   SessionBackend,
+  type SessionLimit,
   type SessionData,
   type SessionDelta,
 } from './session-backend.js';
@@ -24,10 +27,28 @@ export interface MoveCapability {
 
 /** The user index behind the `userKey` option. */
 export interface UserIndexCapability {
-  indexAdd(owner: string, id: string, createdAt: number, ttlSeconds: number): Promise<void>;
+  indexAdd(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details?: IndexEntryDetails,
+  ): Promise<void>;
   indexRemove(owner: string, id: string): Promise<void>;
   indexList(owner: string): Promise<IndexedSession[]>;
   indexDestroy?(owner: string, ids: readonly string[]): Promise<void>;
+}
+
+/** The `maxSessionsPerUser` rule, applied atomically while indexing a session. */
+export interface SessionLimitCapability {
+  indexAddLimited(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details: IndexEntryDetails,
+    limit: SessionLimit,
+  ): Promise<LimitedAdd>;
 }
 
 export function hasReadAndTouch(
@@ -42,6 +63,12 @@ export function hasPatch(backend: SessionBackend): backend is SessionBackend & P
 
 export function hasMove(backend: SessionBackend): backend is SessionBackend & MoveCapability {
   return typeof backend.move === 'function';
+}
+
+export function hasSessionLimit(
+  backend: SessionBackend,
+): backend is SessionBackend & SessionLimitCapability {
+  return hasUserIndex(backend) && typeof backend.indexAddLimited === 'function';
 }
 
 export function hasUserIndex(
@@ -76,6 +103,7 @@ export interface BackendCapabilities {
   readonly patch: PatchCapability | undefined;
   readonly move: MoveCapability | undefined;
   readonly index: UserIndexCapability | undefined;
+  readonly limit: SessionLimitCapability | undefined;
   /** `touch` extends the store's TTL without rewriting the record. */
   readonly nativeTouch: boolean;
 }
@@ -88,6 +116,7 @@ export function capabilitiesOf(backend: SessionBackend): BackendCapabilities {
     patch: hasPatch(backend) ? backend : undefined,
     move: hasMove(backend) ? backend : undefined,
     index: hasUserIndex(backend) ? backend : undefined,
+    limit: hasSessionLimit(backend) ? backend : undefined,
     nativeTouch: hasNativeTouch(backend),
   };
 }

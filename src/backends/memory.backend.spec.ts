@@ -227,7 +227,7 @@ describe('MemoryBackend', () => {
       await backend.indexAdd('owner', 'a', 1, 60);
       await sleep(80);
       expect(await backend.indexList('owner')).toEqual([
-        { id: 'a', createdAt: 1, expiresAt: expect.any(Number) },
+        { id: 'a', createdAt: 1, expiresAt: expect.any(Number), seenAt: expect.any(Number) },
       ]);
       await backend.close();
     });

@@ -2,8 +2,11 @@ import {
   applyDelta,
   SessionBackend,
   type IndexedSession,
+  type IndexEntryDetails,
+  type LimitedAdd,
   type SessionData,
   type SessionDelta,
+  type SessionLimit,
 } from './session-backend.js';
 import { MemoryIndex } from './memory.index.js';
 
@@ -160,8 +163,23 @@ export class MemoryBackend extends SessionBackend {
     id: string,
     createdAt: number,
     ttlSeconds: number,
+    details?: IndexEntryDetails,
   ): Promise<void> {
-    this.index.add(owner, id, createdAt, ttlSeconds);
+    this.index.add(owner, id, createdAt, ttlSeconds, details);
+  }
+
+  /** `indexAdd` under `maxSessionsPerUser`, in one synchronous step. */
+  override async indexAddLimited(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details: IndexEntryDetails,
+    limit: SessionLimit,
+  ): Promise<LimitedAdd> {
+    return this.index.addLimited(owner, id, createdAt, ttlSeconds, details, limit, (key) =>
+      this.remove(key),
+    );
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {

@@ -3,13 +3,17 @@ import type { Pool, PoolConfig } from 'pg';
 import { messages } from '../session.messages.js';
 import { decode, deltaParams, encode, seconds, type Applied } from './postgres.codec.js';
 import { PostgresConnection } from './postgres.connection.js';
+import { addLimited, indexedSessionOf, type IndexRow } from './postgres.index.js';
 import { PostgresSql, PRUNE_BATCH } from './postgres.sql.js';
 import { PostgresStatements } from './postgres.statements.js';
 import {
   SessionBackend,
   type IndexedSession,
+  type IndexEntryDetails,
+  type LimitedAdd,
   type SessionData,
   type SessionDelta,
+  type SessionLimit,
 } from './session-backend.js';
 
 /**
@@ -91,6 +95,7 @@ const DEFAULT_PRUNE_INTERVAL = 900;
 export class PostgresBackend extends SessionBackend {
   private readonly logger = new Logger(PostgresBackend.name);
   private readonly statements: PostgresStatements;
+  private readonly sql: PostgresSql;
   private readonly connection: PostgresConnection;
   private readonly pruner: NodeJS.Timeout | undefined;
   private pruning: Promise<number> | undefined;
@@ -118,6 +123,7 @@ export class PostgresBackend extends SessionBackend {
     }
     this.connection = new PostgresConnection(options, this.logger);
     this.statements = new PostgresStatements(sql, this.connection, createTable);
+    this.sql = sql;
     if (pruneIntervalSeconds > 0) {
       this.pruner = setInterval(() => this.pruneInBackground(), pruneIntervalSeconds * 1000);
       this.pruner.unref();
@@ -209,8 +215,33 @@ export class PostgresBackend extends SessionBackend {
     id: string,
     createdAt: number,
     ttlSeconds: number,
+    details?: IndexEntryDetails,
   ): Promise<void> {
-    await this.statements.run('indexAdd', [owner, id, createdAt, seconds(ttlSeconds)]);
+    await this.statements.run('indexAdd', [
+      owner,
+      id,
+      createdAt,
+      seconds(ttlSeconds),
+      details?.seenAt ?? Date.now(),
+      details?.info ?? null,
+    ]);
+  }
+
+  /**
+   * `indexAdd` under `maxSessionsPerUser`: one transaction (one round trip)
+   * that locks the owner, counts and ends sessions past the limit (records
+   * and entries) or refuses, and adds the entry.
+   */
+  override indexAddLimited(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details: IndexEntryDetails,
+    limit: SessionLimit,
+  ): Promise<LimitedAdd> {
+    const args = { owner, id, createdAt, ttlSeconds: seconds(ttlSeconds), details, limit };
+    return addLimited(this.statements, this.sql, args);
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {
@@ -223,15 +254,8 @@ export class PostgresBackend extends SessionBackend {
    * place: the module indexes a session just before writing it).
    */
   override async indexList(owner: string): Promise<IndexedSession[]> {
-    const rows = await this.statements.run<{ id: string; created_at: number; expires_at: number }>(
-      'indexList',
-      [owner],
-    );
-    return rows.map((row) => ({
-      id: row.id,
-      createdAt: Number(row.created_at),
-      expiresAt: Number(row.expires_at),
-    }));
+    const rows = await this.statements.run<IndexRow>('indexList', [owner]);
+    return rows.map(indexedSessionOf);
   }
 
   /** Ends sessions `ids` of `owner` and drops their entries, in one statement. */

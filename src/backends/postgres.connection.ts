@@ -63,13 +63,30 @@ export class PostgresConnection {
     values?: unknown[],
     name?: string,
   ): Promise<R[]> {
+    const { rows } = (await this.send(text, values, name)) as { rows: R[] };
+    return rows;
+  }
+
+  /**
+   * Runs several statements in one round trip (the simple query protocol:
+   * PostgreSQL runs them as one transaction, each with its own snapshot).
+   * No parameters: the text must hold its values as literals. Resolves the
+   * rows of the last statement.
+   */
+  async script<R extends QueryResultRow>(text: string): Promise<R[]> {
+    const results = await this.send(text);
+    const last = (Array.isArray(results) ? results.at(-1) : results) as { rows: R[] };
+    return last.rows;
+  }
+
+  private async send(text: string, values?: unknown[], name?: string): Promise<unknown> {
     if (this.closed) throw new Error(messages.postgresClosed());
     // query_timeout is read by pg's Client, though its types leave it out.
     const config = { text, values, name, query_timeout: this.queryTimeout } as QueryConfig;
     try {
-      const { rows } = await this.pool.query<R>(config);
+      const result: unknown = await this.pool.query(config);
       this.recovered();
-      return rows;
+      return result;
     } catch (error) {
       this.failed(error);
       throw error;

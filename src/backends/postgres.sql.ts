@@ -49,8 +49,8 @@ function checkIdentifier(option: 'schema' | 'table', name: unknown, max: number)
   return name;
 }
 
-/** A signed 64-bit advisory lock key for `purpose` on this table, as SQL. */
-function lockKey(purpose: string, qualified: string): string {
+/** @internal A signed 64-bit advisory lock key for `purpose` on this table, as SQL. */
+export function lockKey(purpose: string, qualified: string): string {
   const digest = createHash('sha256')
     .update(`pselfastapise-async:${purpose}:${qualified}`)
     .digest();
@@ -83,7 +83,8 @@ const patched = (data: string) => `(${data} - $3::text[]) || coalesce((
 /** `$n` seconds from now (a double: fractions of a second are kept). */
 const fromNow = (n: number) => `now() + make_interval(secs => $${n}::float8)`;
 
-const toMs = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`;
+/** @internal */
+export const toMs = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`;
 
 /**
  * @internal The SQL of a PostgresBackend: the tables it keeps (named after
@@ -135,8 +136,12 @@ export class PostgresSql {
       `  id text NOT NULL,`,
       `  created_at timestamptz NOT NULL,`,
       `  deadline timestamptz NOT NULL,`,
+      `  seen_at timestamptz,`,
+      `  info text,`,
       `  PRIMARY KEY (owner, id)`,
       `);`,
+      // Tables made by earlier versions get the columns added since.
+      `ALTER TABLE ${entries} ADD COLUMN IF NOT EXISTS seen_at timestamptz, ADD COLUMN IF NOT EXISTS info text;`,
       `CREATE INDEX IF NOT EXISTS ${quote(`${table}_user_index_deadline_idx`)} ON ${entries} (deadline);`,
     );
     return `${lines.join('\n')}\n`;
@@ -152,7 +157,9 @@ export class PostgresSql {
    */
   createSql(): string {
     const key = lockKey('schema', this.sessions);
-    const missing = `to_regclass('${this.sessions}') IS NULL OR to_regclass('${this.entries}') IS NULL`;
+    const missing =
+      `to_regclass('${this.sessions}') IS NULL OR to_regclass('${this.entries}') IS NULL OR NOT EXISTS ` +
+      `(SELECT FROM pg_attribute WHERE attrelid = to_regclass('${this.entries}') AND attname = 'info' AND NOT attisdropped)`;
     return `DO $create$
 BEGIN
   IF ${missing} THEN
@@ -238,17 +245,19 @@ $create$`;
   }
 
   /**
-   * $1 owner, $2 id, $3 createdAt (ms since the epoch), $4 ttl seconds: adds
-   * (or renews) the entry and drops the owner's entries past their deadline.
+   * $1 owner, $2 id, $3 createdAt (ms since the epoch), $4 ttl seconds, $5
+   * seenAt (ms), $6 the description (null keeps the one stored): adds (or
+   * renews) the entry and drops the owner's entries past their deadline.
    */
   get indexAdd(): string {
     const { entries } = this;
     return `WITH ended AS (
       DELETE FROM ${entries} WHERE owner = $1 AND deadline <= now() AND id <> $2
     )
-    INSERT INTO ${entries} (owner, id, created_at, deadline)
-    VALUES ($1, $2, to_timestamp($3::float8 / 1000), ${fromNow(4)})
-    ON CONFLICT (owner, id) DO UPDATE SET created_at = excluded.created_at, deadline = excluded.deadline`;
+    INSERT INTO ${entries} AS e (owner, id, created_at, deadline, seen_at, info)
+    VALUES ($1, $2, to_timestamp($3::float8 / 1000), ${fromNow(4)}, to_timestamp($5::float8 / 1000), $6::text)
+    ON CONFLICT (owner, id) DO UPDATE SET created_at = excluded.created_at,
+      deadline = excluded.deadline, seen_at = excluded.seen_at, info = coalesce(excluded.info, e.info)`;
   }
 
   get indexRemove(): string {
@@ -257,7 +266,8 @@ $create$`;
 
   /** The owner's entries whose session is live, with the session's expiry; the others stay. */
   get indexList(): string {
-    return `SELECT i.id, ${toMs('i.created_at')} AS created_at, ${toMs('s.expires_at')} AS expires_at
+    return `SELECT i.id, ${toMs('i.created_at')} AS created_at, ${toMs('s.expires_at')} AS expires_at,
+        ${toMs('coalesce(i.seen_at, i.created_at)')} AS seen_at, i.info
       FROM ${this.entries} AS i JOIN ${this.sessions} AS s ON s.id = i.id
       WHERE i.owner = $1 AND s.expires_at > now()
       ORDER BY i.created_at, i.id`;

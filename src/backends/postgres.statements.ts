@@ -35,11 +35,22 @@ export class PostgresStatements {
   }
 
   /** One statement, one round trip. */
-  async run<R extends object = object>(statement: Statement, values?: unknown[]): Promise<R[]> {
+  run<R extends object = object>(statement: Statement, values?: unknown[]): Promise<R[]> {
+    return this.send(() =>
+      this.connection.query<R>(this.texts[statement], values, this.names[statement]),
+    );
+  }
+
+  /** Several statements with literal values, one transaction, one round trip: the rows of the last. */
+  script<R extends object = object>(text: string): Promise<R[]> {
+    return this.send(() => this.connection.script<R>(text));
+  }
+
+  private async send<R>(query: () => Promise<R[]>): Promise<R[]> {
     try {
       // Once the tables exist, statements go straight out (no await per call).
       if (this.createTable && !this.tablesReady) await this.ensureTables();
-      return await this.connection.query<R>(this.texts[statement], values, this.names[statement]);
+      return await query();
     } catch (error) {
       const { code } = error as { code?: string };
       // 42P01: undefined_table.

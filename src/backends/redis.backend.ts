@@ -10,8 +10,11 @@ import {
   applyDelta,
   SessionBackend,
   type IndexedSession,
+  type IndexEntryDetails,
+  type LimitedAdd,
   type SessionData,
   type SessionDelta,
+  type SessionLimit,
 } from './session-backend.js';
 
 /** Options of {@link RedisBackend}. Pass `client`, or connection settings, not both. */
@@ -112,8 +115,8 @@ export class RedisBackend extends SessionBackend {
 
   /**
    * User index: per user, a hash at `prefix + 'user:{' + owner + '}'` mapping
-   * storage keys to `createdAt:deadline`, and a sorted set of deadlines beside
-   * it at the same key plus `':d'`. Each add drops the entries whose deadline
+   * storage keys to `createdAt:seenAt:deadline`, a sorted set of deadlines
+   * beside it at the same key plus `':d'`, and the descriptions at `':i'`. Each add drops the entries whose deadline
    * has passed, in one script: O(log n) plus what it drops, however many live
    * sessions the user has. Both keys expire on their own, no sooner than
    * `ttlSeconds` from the last add.
@@ -123,8 +126,25 @@ export class RedisBackend extends SessionBackend {
     id: string,
     createdAt: number,
     ttlSeconds: number,
+    details?: IndexEntryDetails,
   ): Promise<void> {
-    await this.index.add(owner, id, createdAt, ttlSeconds);
+    await this.index.add(owner, id, createdAt, ttlSeconds, details);
+  }
+
+  /**
+   * `indexAdd` under `maxSessionsPerUser`: one script per user decides and
+   * edits the index atomically (the hash tag keeps a user's keys in one
+   * Cluster slot); the evicted sessions' records are deleted right after.
+   */
+  override async indexAddLimited(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details: IndexEntryDetails,
+    limit: SessionLimit,
+  ): Promise<LimitedAdd> {
+    return this.index.addLimited(owner, id, createdAt, ttlSeconds, details, limit);
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {

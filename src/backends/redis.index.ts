@@ -1,14 +1,21 @@
 import { messages } from '../session.messages.js';
 import type { RedisConnection } from './redis.connection.js';
 import type { RedisKeys } from './redis.keys.js';
-import { INDEX_SCRIPT, runScript } from './redis.scripts.js';
-import type { IndexedSession } from './session-backend.js';
+import { INDEX_SCRIPT } from './redis.index-script.js';
+import { runScript } from './redis.scripts.js';
+import {
+  INDEX_GRACE_MS,
+  type IndexedSession,
+  type IndexEntryDetails,
+  type LimitedAdd,
+  type SessionLimit,
+} from './session-backend.js';
 
 /**
  * @internal The user index of RedisBackend: per user, a hash mapping storage
- * keys to `createdAt:deadline`, and a sorted set beside it holding the same
- * storage keys scored by deadline (see RedisKeys; the owner is a digest, and
- * the hash tag keeps both keys in one Cluster slot). The deadline is now plus
+ * keys to `createdAt:seenAt:deadline`, a sorted set beside it holding the same
+ * storage keys scored by deadline, and a hash of descriptions (see RedisKeys;
+ * the owner is a digest, and the hash tag keeps the keys in one Cluster slot). The deadline is now plus
  * `ttlSeconds` (the module passes twice `maxAge` and adds the entry again
  * before then while the session lives). Each add drops the entries whose
  * deadline has passed, in the same script, found through the sorted set: an
@@ -25,31 +32,65 @@ export class RedisUserIndex {
   ) {}
 
   /** One INDEX_SCRIPT: adds the entry and prunes ended ones atomically. */
-  async add(owner: string, id: string, createdAt: number, ttlSeconds: number): Promise<void> {
-    const ttl = Math.max(1, Math.ceil(ttlSeconds * 1000));
+  async add(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details?: IndexEntryDetails,
+  ): Promise<void> {
+    await this.runIndexScript(owner, id, createdAt, ttlSeconds, details);
+  }
+
+  /**
+   * `add` under `limit`: the owner's entries are read with their sessions'
+   * TTLs (those whose session is gone, and not added moments ago, are
+   * ended), then one INDEX_SCRIPT decides and edits the index atomically;
+   * the records of the sessions it evicted are deleted right after.
+   */
+  async addLimited(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details: IndexEntryDetails,
+    limit: SessionLimit,
+  ): Promise<LimitedAdd> {
+    const [indexKey] = this.keys.index(owner);
+    const entries = await this.connection.run((redis) => redis.hgetall(indexKey));
+    const ids = Object.keys(entries);
+    const ttls = await this.ttlsOf(ids);
     const now = Date.now();
-    const args = [id, String(createdAt), String(now + ttl), String(ttl), String(now)];
-    const keys = this.keys.index(owner);
-    await this.connection.run((redis) => runScript(redis, INDEX_SCRIPT, keys, args));
+    const gone = ids.filter(
+      (key, i) => ttls[i] === -2 && seenAt(entries[key]) < now - INDEX_GRACE_MS,
+    );
+    const reply = (await this.runIndexScript(owner, id, createdAt, ttlSeconds, details, [
+      String(limit.max),
+      limit.onLimit,
+      limit.replaces ?? '',
+      ...gone,
+    ])) as (number | string)[];
+    if (Number(reply[0]) === 0) return { rejected: true, evicted: [] };
+    const evicted = reply.slice(1).map(String);
+    if (evicted.length > 0) {
+      const keys = evicted.map((key) => this.keys.session(key));
+      await this.connection.run(async (redis) => {
+        if (this.connection.cluster) await Promise.all(keys.map((key) => redis.unlink(key)));
+        else await redis.unlink(...keys);
+      });
+    }
+    return { rejected: false, evicted };
   }
 
   /** The live sessions of `owner`; entries whose session is gone are left out. */
   async list(owner: string): Promise<IndexedSession[]> {
-    const [indexKey] = this.keys.index(owner);
-    const entries = await this.connection.run((redis) => redis.hgetall(indexKey));
+    const [indexKey, , infoKey] = this.keys.index(owner);
+    const [entries, infos] = await this.connection.run((redis) =>
+      Promise.all([redis.hgetall(indexKey), redis.hgetall(infoKey)]),
+    );
     const ids = Object.keys(entries);
     if (ids.length === 0) return [];
-    const sessionKeys = ids.map((id) => this.keys.session(id));
-    const ttls = await this.connection.run(async (redis) => {
-      if (this.connection.cluster) return Promise.all(sessionKeys.map((key) => redis.pttl(key)));
-      const pipeline = redis.pipeline();
-      for (const key of sessionKeys) pipeline.pttl(key);
-      const replies = (await pipeline.exec()) ?? [];
-      return replies.map(([error, ttl]) => {
-        if (error) throw error;
-        return Number(ttl);
-      });
-    });
+    const ttls = await this.ttlsOf(ids);
     const now = Date.now();
     const live: IndexedSession[] = [];
     const legacy: string[] = [];
@@ -62,15 +103,51 @@ export class RedisUserIndex {
       if (ttls[i] === -2) {
         if (!entries[id].includes(':')) legacy.push(id);
       } else {
+        const info = Object.hasOwn(infos, id) ? infos[id] : undefined;
         live.push({
           id,
           createdAt: createdAtOf(entries[id]),
           expiresAt: now + Math.max(ttls[i], 0),
+          seenAt: seenAt(entries[id]),
+          ...(info !== undefined && { info }),
         });
       }
     });
     if (legacy.length > 0) await this.forget(owner, legacy);
     return live;
+  }
+
+  /** The PTTL of each session in `ids` (-2 for one that is gone), in one round trip of waiting. */
+  private async ttlsOf(ids: readonly string[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const sessionKeys = ids.map((id) => this.keys.session(id));
+    return this.connection.run(async (redis) => {
+      if (this.connection.cluster) return Promise.all(sessionKeys.map((key) => redis.pttl(key)));
+      const pipeline = redis.pipeline();
+      for (const key of sessionKeys) pipeline.pttl(key);
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.map(([error, ttl]) => {
+        if (error) throw error;
+        return Number(ttl);
+      });
+    });
+  }
+
+  private runIndexScript(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details: IndexEntryDetails | undefined,
+    limit: string[] = ['0', '', ''],
+  ): Promise<unknown> {
+    const ttl = Math.max(1, Math.ceil(ttlSeconds * 1000));
+    const now = Date.now();
+    const seen = String(Math.round(details?.seenAt ?? now));
+    const args = [id, String(createdAt), String(now + ttl), String(ttl), String(now), seen];
+    args.push(details?.info ?? '', ...limit);
+    const keys = this.keys.index(owner);
+    return this.connection.run((redis) => runScript(redis, INDEX_SCRIPT, keys, args));
   }
 
   /**
@@ -83,7 +160,7 @@ export class RedisUserIndex {
    */
   async destroy(owner: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const [indexKey, deadlinesKey] = this.keys.index(owner);
+    const [indexKey, deadlinesKey, infoKey] = this.keys.index(owner);
     const keys = ids.map((id) => this.keys.session(id));
     if (this.connection.cluster) {
       await this.connection.run((redis) =>
@@ -98,30 +175,38 @@ export class RedisUserIndex {
           .unlink(...keys)
           .hdel(indexKey, ...ids)
           .zrem(deadlinesKey, ...ids)
+          .hdel(infoKey, ...ids)
           .exec(),
       ),
     );
   }
 
-  /** Removes entries from both index keys at once (one MULTI/EXEC, one slot). */
+  /** Removes entries from the index keys at once (one MULTI/EXEC, one slot). */
   async forget(owner: string, ids: readonly string[]): Promise<void> {
-    const [indexKey, deadlinesKey] = this.keys.index(owner);
+    const [indexKey, deadlinesKey, infoKey] = this.keys.index(owner);
     await this.connection.run(async (redis) =>
       settle(
         await redis
           .multi()
           .hdel(indexKey, ...ids)
           .zrem(deadlinesKey, ...ids)
+          .hdel(infoKey, ...ids)
           .exec(),
       ),
     );
   }
 }
 
-/** The creation time of an index entry: `createdAt:deadline`, or a bare createdAt (earlier versions). */
+/** The creation time of an index entry: `createdAt:seenAt:deadline`, `createdAt:deadline` or a bare createdAt (earlier versions). */
 function createdAtOf(entry: string): number {
   const colon = entry.indexOf(':');
   return Number(colon === -1 ? entry : entry.slice(0, colon));
+}
+
+/** When an entry's session was last seen: its creation time in entries of earlier versions. */
+function seenAt(entry: string): number {
+  const parts = entry.split(':');
+  return Number(parts.length === 3 ? parts[1] : parts[0]);
 }
 
 /** Throws the first error of a MULTI/EXEC, or when Redis aborted it. */

@@ -7,8 +7,9 @@ const SCAN_COUNT = 500;
  *
  * - a session at `prefix + id`, or `prefix + '{' + id + '}'` on a Cluster (a
  *   hash tag, so the key's slot depends on the id alone);
- * - a user index at `prefix + 'user:{' + owner + '}'` (a hash) and the same
- *   key plus `':d'` (a sorted set), both in the owner's slot.
+ * - a user index at `prefix + 'user:{' + owner + '}'` (a hash), the same
+ *   key plus `':d'` (a sorted set) and plus `':i'` (a hash of descriptions),
+ *   all in the owner's slot.
  *
  * The prefix must not be empty (`clear()` would remove everything) and, on a
  * Cluster, must not hold an empty hash tag: Redis hashes a whole key whose
@@ -39,10 +40,10 @@ export class RedisKeys {
     return this.cluster ? `${this.prefix}{${id}}` : this.prefix + id;
   }
 
-  /** The index hash of `owner` and its sorted set of deadlines, in one slot. */
-  index(owner: string): [hash: string, deadlines: string] {
+  /** The index hash of `owner`, its sorted set of deadlines and its descriptions, in one slot. */
+  index(owner: string): [hash: string, deadlines: string, descriptions: string] {
     const hash = `${this.prefix}user:{${owner}}`;
-    return [hash, `${hash}:d`];
+    return [hash, `${hash}:d`, `${hash}:i`];
   }
 
   /** A SCAN pattern matching every key under the prefix, as stored by a client adding `keyPrefix`. */

@@ -7,7 +7,8 @@ export interface Script {
   readonly sha: string;
 }
 
-function script(source: string): Script {
+/** @internal */
+export function script(source: string): Script {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
@@ -182,86 +183,6 @@ return 1
 
 /** @internal What PATCH_SCRIPT returns for a key holding something unreadable (which it removed). */
 export const PATCH_UNREADABLE = -1;
-
-/** Most ended entries one `indexAdd` drops (unpack in Lua has a limit; this keeps each add short). */
-const PRUNE_BATCH = 1000;
-
-/**
- * @internal Adds a session to a user's index and drops the entries whose
- * deadline has passed (their sessions ended: the module adds an entry again
- * before its deadline while the session lives), in one atomic step. The index is two
- * keys in one slot: a hash, storage key → "createdAt:deadline" (ms since the
- * epoch), and a sorted set of the same storage keys scored by deadline, so
- * the ended entries are found with one ZRANGEBYSCORE instead of reading the
- * whole hash: O(log n) plus what is dropped, at most PRUNE_BATCH per add (a
- * larger backlog goes over the next adds). Both keys live at least ARGV[4]
- * ms, never shortened.
- *
- * The hash is the reference; the sorted set only finds candidates. Earlier
- * versions wrote the hash alone (still the case for instances not yet
- * upgraded during a rolling deploy), so: a candidate whose hash value holds a
- * later deadline is moved to it rather than dropped, and a hash holding more
- * entries than the sorted set is read once, its ended entries dropped and the
- * others added to the sorted set. Entries with no deadline (a bare createdAt,
- * older still) are scored +inf: never dropped here, they are left to
- * `indexList`, which drops them once their session is gone.
- * KEYS[1] the hash, KEYS[2] the sorted set; ARGV: storage key, createdAt,
- * deadline, ttl in ms, now in ms.
- */
-export const INDEX_SCRIPT = script(`
-local now = tonumber(ARGV[5])
-local function deadline_of(value)
-  return value and string.match(value, ':(%d+)$')
-end
-if redis.call('HLEN', KEYS[1]) > redis.call('ZCARD', KEYS[2]) then
-  local entries = redis.call('HGETALL', KEYS[1])
-  local ended, scored = {}, {}
-  for i = 1, #entries, 2 do
-    local deadline = deadline_of(entries[i + 1])
-    if deadline and tonumber(deadline) <= now then
-      ended[#ended + 1] = entries[i]
-    else
-      scored[#scored + 1] = deadline or '+inf'
-      scored[#scored + 1] = entries[i]
-    end
-    if #ended == ${PRUNE_BATCH} then
-      redis.call('HDEL', KEYS[1], unpack(ended))
-      ended = {}
-    end
-    if #scored == ${2 * PRUNE_BATCH} then
-      redis.call('ZADD', KEYS[2], unpack(scored))
-      scored = {}
-    end
-  end
-  if #ended > 0 then redis.call('HDEL', KEYS[1], unpack(ended)) end
-  if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
-end
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, ${PRUNE_BATCH})
-if #due > 0 then
-  local values = redis.call('HMGET', KEYS[1], unpack(due))
-  local ended, scored = {}, {}
-  for i = 1, #due do
-    local deadline = deadline_of(values[i])
-    if values[i] and (not deadline or tonumber(deadline) > now) then
-      scored[#scored + 1] = deadline or '+inf'
-      scored[#scored + 1] = due[i]
-    else
-      ended[#ended + 1] = due[i]
-    end
-  end
-  if #ended > 0 then
-    redis.call('HDEL', KEYS[1], unpack(ended))
-    redis.call('ZREM', KEYS[2], unpack(ended))
-  end
-  if #scored > 0 then redis.call('ZADD', KEYS[2], unpack(scored)) end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-for i = 1, 2 do
-  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
-end
-return 1
-`);
 
 /**
  * @internal Runs `script` with EVALSHA, falling back to EVAL (which also

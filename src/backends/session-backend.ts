@@ -34,7 +34,48 @@ export interface IndexedSession {
   readonly id: string;
   readonly createdAt: number;
   readonly expiresAt: number;
+  /** When the module last wrote the entry (ms since the epoch); `createdAt` when not recorded. */
+  readonly seenAt?: number;
+  /** The JSON text the application's `describe` option recorded, if any. */
+  readonly info?: string;
 }
+
+/**
+ * What `indexAdd` records besides the creation time: when the session was
+ * last seen and, optionally, the JSON text of what the application's
+ * `describe` option returned (an entry added without `info` keeps the one it
+ * has). Backends store `info` as an opaque string; they never parse it.
+ */
+export interface IndexEntryDetails {
+  readonly seenAt: number;
+  readonly info?: string;
+}
+
+/**
+ * The `maxSessionsPerUser` rule, for `indexAddLimited`: at most `max` live
+ * sessions per owner, counting the one added. `replaces` names a session the
+ * added one takes the place of (`regenerate`): it is neither counted nor
+ * ended.
+ */
+export interface SessionLimit {
+  readonly max: number;
+  readonly onLimit: 'evict-oldest' | 'reject';
+  readonly replaces?: string;
+}
+
+/** What `indexAddLimited` did: refused the entry, or added it and ended `evicted`. */
+export interface LimitedAdd {
+  readonly rejected: boolean;
+  /** Storage keys of the sessions ended to make room (records and entries deleted). */
+  readonly evicted: readonly string[];
+}
+
+/**
+ * @internal How long a user-index entry whose record is missing still counts:
+ * the module indexes a session just before writing it, so a missing record
+ * may be one on its way.
+ */
+export const INDEX_GRACE_MS = 10_000;
 
 /**
  * Where sessions live. Subclass it and implement the four abstract methods to
@@ -120,7 +161,31 @@ export abstract class SessionBackend {
    * must live at least that long. Adding an entry also drops entries of
    * sessions that ended, so an index stays bounded by its live sessions.
    */
-  indexAdd?(owner: string, id: string, createdAt: number, ttlSeconds: number): Promise<void>;
+  indexAdd?(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details?: IndexEntryDetails,
+  ): Promise<void>;
+
+  /**
+   * Optional (user index, for the `maxSessionsPerUser` option): `indexAdd`
+   * under a limit, as one atomic step per owner. Counts the owner's other
+   * live sessions (and entries added moments ago whose record may be on its
+   * way), leaving out `id` and `limit.replaces`; when adding `id` would make
+   * more than `limit.max`, either adds nothing (`'reject'`) or ends the
+   * least recently seen ones, records and entries (`'evict-oldest'`). Two
+   * concurrent calls for one owner must not both see room for one more.
+   */
+  indexAddLimited?(
+    owner: string,
+    id: string,
+    createdAt: number,
+    ttlSeconds: number,
+    details: IndexEntryDetails,
+    limit: SessionLimit,
+  ): Promise<LimitedAdd>;
 
   /** Optional (user index): forgets that session `id` belongs to `owner`. */
   indexRemove?(owner: string, id: string): Promise<void>;

@@ -1,5 +1,5 @@
 import type { SessionBackend } from '../backends/session-backend.js';
-import { indexDestroySpecs, indexSpecs, unreadableSpecs } from './user-index.js';
+import { indexDestroySpecs, indexLimitSpecs, indexSpecs, unreadableSpecs } from './user-index.js';
 import { moveSpecs, patchSpecs, readAndTouchSpecs } from './optional-methods.js';
 import { requiredSpecs } from './required-methods.js';
 import {
@@ -184,6 +184,9 @@ export function describeSessionBackend(
     if (has('index')) t.describe('user index', () => indexSpecs(context));
     if (has('index') && has('indexDestroy')) {
       t.describe('indexDestroy', () => indexDestroySpecs(context));
+    }
+    if (has('index') && has('indexAddLimited')) {
+      t.describe('indexAddLimited (maxSessionsPerUser)', () => indexLimitSpecs(context));
     }
     if (has('unreadable')) t.describe('unreadable records', () => unreadableSpecs(context));
   });

@@ -4,13 +4,21 @@ import type { TestGlobals } from './test-globals.js';
 
 /**
  * An optional capability the suite can check. `index` is the user index
- * (`indexAdd`, `indexRemove`, `indexList`), `indexDestroy` its batch ending.
+ * (`indexAdd`, `indexRemove`, `indexList`), `indexDestroy` its batch ending,
+ * `indexAddLimited` the `maxSessionsPerUser` rule.
  * `unreadable` is a property of the target rather than of the backend: it
  * provides `corrupt` and `stored`, so the suite can check what the backend
  * does with a record it cannot decode.
  */
 export type BackendCapability =
-  'readAndTouch' | 'patch' | 'move' | 'close' | 'index' | 'indexDestroy' | 'unreadable';
+  | 'readAndTouch'
+  | 'patch'
+  | 'move'
+  | 'close'
+  | 'index'
+  | 'indexDestroy'
+  | 'indexAddLimited'
+  | 'unreadable';
 
 /** Every capability, in the order the suite checks them. */
 export const CAPABILITIES: readonly BackendCapability[] = [
@@ -20,6 +28,7 @@ export const CAPABILITIES: readonly BackendCapability[] = [
   'close',
   'index',
   'indexDestroy',
+  'indexAddLimited',
   'unreadable',
 ];
 

@@ -14,5 +14,15 @@ describeSessionBackend(
       teardown: () => other.close(),
     };
   },
-  { capabilities: ['readAndTouch', 'patch', 'move', 'close', 'index', 'indexDestroy'] },
+  {
+    capabilities: [
+      'readAndTouch',
+      'patch',
+      'move',
+      'close',
+      'index',
+      'indexDestroy',
+      'indexAddLimited',
+    ],
+  },
 );

@@ -9,6 +9,7 @@ const sources = [
   'backends/postgres.backend.ts',
   'backends/postgres.codec.ts',
   'backends/postgres.connection.ts',
+  'backends/postgres.index.ts',
   'backends/postgres.loader.ts',
   'backends/postgres.sql.ts',
   'backends/postgres.statements.ts',

@@ -45,6 +45,15 @@ describeSessionBackend(
     };
   },
   {
-    capabilities: ['readAndTouch', 'patch', 'move', 'close', 'index', 'indexDestroy', 'unreadable'],
+    capabilities: [
+      'readAndTouch',
+      'patch',
+      'move',
+      'close',
+      'index',
+      'indexDestroy',
+      'indexAddLimited',
+      'unreadable',
+    ],
   },
 );

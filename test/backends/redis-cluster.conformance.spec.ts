@@ -54,6 +54,7 @@ describe('RedisBackend on a 3-master Cluster', () => {
         'close',
         'index',
         'indexDestroy',
+        'indexAddLimited',
         'unreadable',
       ],
     },

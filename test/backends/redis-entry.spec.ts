@@ -11,6 +11,7 @@ const sources = [
   'backends/redis.backend.ts',
   'backends/redis.codec.ts',
   'backends/redis.connection.ts',
+  'backends/redis.index-script.ts',
   'backends/redis.index.ts',
   'backends/redis.keys.ts',
   'backends/redis.loader.ts',

@@ -249,19 +249,41 @@ describe('RedisBackend', () => {
     const indexKey = (who: string) => `${prefix}user:{${who}}`;
     const deadlinesKey = (who: string) => `${prefix}user:{${who}}:d`;
 
-    it('records each entry as createdAt:deadline, and its deadline in a sorted set beside it', async () => {
+    it('records each entry as createdAt:seenAt:deadline, and its deadline in a sorted set beside it', async () => {
       const who = owner();
       const id = storageKey();
       const before = Date.now();
-      await backend.indexAdd(who, id, 1234, 120);
-      const [createdAt, deadline] = (await admin.hget(indexKey(who), id))!.split(':').map(Number);
-      expect(createdAt).toBe(1234);
+      await backend.indexAdd(who, id, 1234, 120, { seenAt: 5678 });
+      const [createdAt, seenAt, deadline] = (await admin.hget(indexKey(who), id))!
+        .split(':')
+        .map(Number);
+      expect([createdAt, seenAt]).toEqual([1234, 5678]);
       expect(deadline).toBeGreaterThanOrEqual(before + 120_000);
       expect(deadline).toBeLessThanOrEqual(Date.now() + 120_000);
       await expect(admin.zscore(deadlinesKey(who), id)).resolves.toBe(String(deadline));
       for (const key of [indexKey(who), deadlinesKey(who)]) {
         await expect(admin.pttl(key)).resolves.toBeGreaterThan(115_000);
       }
+    });
+
+    it('keeps a description in a third key of the slot, as text, and reads entries of earlier versions', async () => {
+      const who = owner();
+      const [id, legacy] = [storageKey(), storageKey()];
+      for (const each of [id, legacy]) await backend.write(each, { each }, 60);
+      const info = '{"ua":"x:1:2","quote":"\\"","lone":"\\ud800"}';
+      await backend.indexAdd(who, id, 1, 120, { seenAt: 2, info });
+      await expect(admin.hget(`${indexKey(who)}:i`, id)).resolves.toBe(info);
+      await expect(admin.pttl(`${indexKey(who)}:i`)).resolves.toBeGreaterThan(115_000);
+      // An entry as an earlier version wrote it: createdAt:deadline.
+      await admin.hset(indexKey(who), legacy, `777:${Date.now() + 60_000}`);
+      const list = await backend.indexList(who);
+      expect(list.find((entry) => entry.id === id)).toMatchObject({ seenAt: 2, info });
+      expect(list.find((entry) => entry.id === legacy)).toMatchObject({
+        createdAt: 777,
+        seenAt: 777,
+      });
+      await backend.indexDestroy(who, [id]);
+      await expect(admin.hexists(`${indexKey(who)}:i`, id)).resolves.toBe(0);
     });
 
     it('drops an entry whose deadline passed from both keys when another entry is added', async () => {
@@ -600,23 +622,25 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
       zcard: 1,
       zrangebyscore: 1,
       hmget: 1,
-      hdel: 1,
+      // From the hash and the descriptions.
+      hdel: 2,
       zrem: 1,
       hset: 1,
       zadd: 1,
-      pttl: 2,
-      // Both keys extended to the new entry's lifetime.
-      pexpire: 2,
+      pttl: 3,
+      // The three keys extended to the new entry's lifetime.
+      pexpire: 3,
     });
     const argsOf = (name: string) => ran.find(([each]) => each.toLowerCase() === name)!.slice(2);
     expect(argsOf('hdel').sort()).toEqual([...ended].sort());
+    expect(ran.filter(([each]) => each.toLowerCase() === 'hdel')).toHaveLength(2);
     expect(argsOf('zrem').sort()).toEqual([...ended].sort());
     await expect(admin.hlen(indexKey)).resolves.toBe(20_001);
     await expect(admin.zcard(deadlinesKey)).resolves.toBe(20_001);
     await admin.unlink(indexKey, deadlinesKey);
   }, 30_000);
 
-  it('indexDestroy of 20 sessions is one round trip: one UNLINK of every record, one HDEL and one ZREM', async () => {
+  it('indexDestroy of 20 sessions is one round trip: one UNLINK of every record, an HDEL per hash and one ZREM', async () => {
     const owner = storageKey();
     const ids = Array.from({ length: 20 }, storageKey);
     for (const each of ids) {
@@ -631,7 +655,7 @@ describe('RedisBackend round trips (own redis-server, so no other suite adds com
         1,
       );
     });
-    expect(commands).toEqual({ multi: 1, unlink: 1, hdel: 1, zrem: 1, exec: 1 });
+    expect(commands).toEqual({ multi: 1, unlink: 1, hdel: 2, zrem: 1, exec: 1 });
     await expect(admin.exists(...ids.map((each) => `session:${each}`))).resolves.toBe(0);
     await expect(admin.exists(indexKey, deadlinesKey)).resolves.toBe(0);
   });

@@ -30,6 +30,15 @@ describeSessionBackend(
     };
   },
   {
-    capabilities: ['readAndTouch', 'patch', 'move', 'close', 'index', 'indexDestroy', 'unreadable'],
+    capabilities: [
+      'readAndTouch',
+      'patch',
+      'move',
+      'close',
+      'index',
+      'indexDestroy',
+      'indexAddLimited',
+      'unreadable',
+    ],
   },
 );

@@ -14,6 +14,7 @@ export const BACKEND_METHODS = [
   'indexRemove',
   'indexList',
   'indexDestroy',
+  'indexAddLimited',
   'close',
 ] as const;
 
