@@ -99,6 +99,16 @@ export const messages = {
     'Redis aborted a MULTI/EXEC transaction of the session store: retry the request',
   cookieTooLate: () =>
     'A new session was changed after the response headers were sent: its cookie cannot be set any more, so it was not saved. Change the session before the response starts (before streaming or hijacking)',
+  graphqlNoRequest: () =>
+    'The GraphQL context has no `req`, so the session cookie cannot be read: keep the HTTP request in the context, e.g. GraphQLModule.forRoot({ driver: ApolloDriver, context: ({ req, res }) => ({ req, res }) })',
+  socketNotBound: () =>
+    "This WebSocket client's handshake request is unknown, so its session cookie cannot be read: with the ws adapter (@nestjs/platform-ws), call sessionService.bindSocket(client, request) first thing in the gateway's handleConnection(client, request)",
+  socketNewSession: () =>
+    'This socket has no session to write to (its handshake carried no valid session cookie, or the session has ended): a WebSocket cannot set a cookie, so create the session over HTTP (log in) and reconnect',
+  notSocketSession: () =>
+    'saveForSocket() saves a session from loadForSocket(): sessions of HTTP requests are saved with their response',
+  socketSessionMissing: () =>
+    '@Session() in a WebSocket handler found no session: SessionInterceptor did not run for this handler. Import SessionModule in the application (it registers the interceptor), or bind it with @UseInterceptors(SessionInterceptor)',
   pgMissing: () =>
     'PostgresBackend needs the pg package (node-postgres), which is not installed: run `npm i pg` (version 8)',
   postgresOption: (name: string, expected: string, got: unknown) =>

@@ -50,6 +50,11 @@ function holderOf(request: SessionRequest): SessionRequest {
   return (request.raw as SessionRequest | undefined) ?? request;
 }
 
+/** @internal The session of a request whose read has begun, once read; undefined before. */
+export function pendingSession(request: SessionRequest): Promise<Session> | undefined {
+  return states.get(holderOf(request))?.loading;
+}
+
 /**
  * @internal The request side of sessions: binds a session to its request
  * (read at most once), applies the store's cookie changes to the response,

@@ -9,6 +9,7 @@ import { recordOf } from './session.record.js';
 import { ExpressSessionCalls } from './session.callbacks.js';
 import { RequestSessions, type RequestState } from './session.request.js';
 import { SessionSigner } from './session.signer.js';
+import { bindSocket, loadForSocket, saveForSocket } from './session.socket.js';
 import { SessionStore } from './session.store.js';
 import { Describer, descriptionOf } from './session.describe.js';
 import { SessionEvents, type SessionEvent } from './session.events.js';
@@ -146,6 +147,50 @@ export class SessionService implements OnModuleDestroy {
     }
     if (stored || this.requests.hasToken(request)) this.requests.apply(state, 'clear');
     this.requests.settled(state, session);
+  }
+
+  /**
+   * The session of a WebSocket client, for one message: read from the
+   * backend on every call (a logout over HTTP is seen by the next message),
+   * by the session cookie the client sent with its handshake. Save what you
+   * change with `saveForSocket(session)`. In `@SubscribeMessage` handlers,
+   * `@Session()` does both for you. Rejects with a `WsException` when the
+   * backend fails, or when a `ws` client was not bound with `bindSocket`.
+   *
+   * @example
+   * const session = await this.sessions.loadForSocket(client);
+   * session.set('lastSeen', Date.now());
+   * await this.sessions.saveForSocket(session);
+   */
+  loadForSocket(client: object): Promise<Session> {
+    return loadForSocket(this.requests, client);
+  }
+
+  /**
+   * Saves what changed in a session from `loadForSocket`: only the keys
+   * changed (a delta, so HTTP requests and other messages changing other keys
+   * are not overwritten); an emptied session is deleted. A socket cannot set
+   * a cookie, so a session that does not exist yet cannot be created here:
+   * that rejects with a `WsException` saying to log in over HTTP first, and
+   * nothing is stored.
+   */
+  saveForSocket(session: Session): Promise<void> {
+    return saveForSocket(this.requests, session);
+  }
+
+  /**
+   * Remembers the HTTP request that opened a `ws` client, whose session
+   * cookie the client's messages use. socket.io clients keep their handshake
+   * and need no call; with `@nestjs/platform-ws`, call it first thing in the
+   * gateway's `handleConnection(client, request)`.
+   *
+   * @example
+   * handleConnection(client: WebSocket, request: IncomingMessage) {
+   *   this.sessions.bindSocket(client, request);
+   * }
+   */
+  bindSocket(client: object, request: object): void {
+    bindSocket(client, request);
   }
 
   /**

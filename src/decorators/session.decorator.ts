@@ -1,18 +1,22 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { SessionData } from '../backends/session-backend.js';
+import { sessionOf } from '../session.context.js';
 import { Session as SessionClass } from '../session.js';
 
 const SessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
-  const session = context.switchToHttp().getRequest<{ session?: SessionClass }>().session;
-  return key === undefined ? session : session?.get(key);
+  const session = sessionOf(context);
+  if (key === undefined) return session;
+  return session instanceof Promise ? session.then((loaded) => loaded.get(key)) : session?.get(key);
 });
 
 /**
  * The request's session, as a handler parameter: `@Session() session: Session`
  * injects the whole session, `@Session('userId') userId?: number` one value
  * (a copy). `Session` is also the session's type, and `instanceof Session`
- * works. Import it from this package, not from `@nestjs/common` (whose
- * `@Session()` reads express-session's `req.session`):
+ * works. It works in controllers, GraphQL resolvers (`@Query`, `@Mutation`,
+ * `@ResolveField`) and WebSocket gateways (`@SubscribeMessage`). Import it
+ * from this package, not from `@nestjs/common` (whose `@Session()` reads
+ * express-session's `req.session`):
  *
  * @example
  * import { Session } from 'pselfastapise-async';
