@@ -1,47 +1,88 @@
-// `npm run bench [-- options]`: builds the library and the contender apps,
-// starts every contender as its own Nest process on 127.0.0.1, drives each
-// with autocannon, and prints (and, in full mode, writes BENCHMARKS.md) a
-// table of medians over several rounds.
+// `npm run bench [-- options]`: builds the library, sets up each module
+// system's contender apps (a Nest 11 app on the CommonJS build, a Nest 12 app
+// on the ESM build), starts every contender as its own Nest process on
+// 127.0.0.1, drives each with autocannon, and prints (and, in full mode,
+// writes BENCHMARKS.md and docs/benchmarks.svg) a table of medians.
 //
 // Options:
-//   --quick              1 round, 1 s per measurement (a smoke test)
+//   --quick              1 round of 0.5 s measurements, no warm-up (a smoke
+//                        test, about 2 minutes)
 //   --rounds N           rounds (default 3)
 //   --duration S         seconds per measurement (default 4)
 //   --warmup S           seconds of warm-up before each measurement (default 1)
 //   --only a,b           contenders to run (bare is always added)
-//   --no-build           reuse dist/ and .bench/build/
+//   --systems a,b        module systems: nest11-cjs, nest12-esm (default both)
+//   --before DIR         also run our contenders on the library built in DIR
+//                        (a checkout with dist/ built, e.g. a git worktree of
+//                        an older commit), as `<name>@before`, in the same rounds
+//   --no-build           reuse dist/ and .bench/
+//   --from-results FILE  measure nothing: write BENCHMARKS.md and the chart
+//                        from a .bench/results-*.json an earlier run saved
 //   --no-write           don't write BENCHMARKS.md (--quick never writes it)
 //   --profile NAME       instead of the table: run contender NAME under
-//                        `node --cpu-prof`, drive --workload (default /read)
-//                        and print the top self-time functions
+//                        `node --cpu-prof` (on --system, default nest12-esm),
+//                        drive --workload (default /read) and print the top
+//                        self-time functions
 //
-// REDIS_URL points at a Redis to use; without it a throwaway redis-server is
-// started on a free loopback port and stopped at the end. DATABASE_URL points
-// at a PostgreSQL to use (default postgres://postgres@127.0.0.1:5432/test); the
-// PostgreSQL contenders work in a database of their own, created there at the
-// start and dropped at the end.
+// Nest 11 is installed once into .bench/nest11-cjs/node_modules (npm install,
+// from the registry or npm's cache); everything else comes from this
+// checkout's node_modules. REDIS_URL points at a Redis to use; without it a
+// throwaway redis-server is started on a free loopback port and stopped at the
+// end. DATABASE_URL points at a PostgreSQL to use (default
+// postgres://postgres@127.0.0.1:5432/test); the PostgreSQL contenders work in a
+// database of their own, created there at the start and dropped at the end.
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
 import { freePort, hasRedisServer, startRedis } from '../test/support/redis-server.js';
+import { chartSvg } from './chart.js';
 import { evaluateTargets, markdownReport, summarize, textTable } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BUILD = join(ROOT, '.bench', 'build');
-const APP = join(BUILD, 'apps', 'main.js');
-const REDIS_BACKEND_JS = join(ROOT, 'dist', 'esm', 'backends', 'redis.backend.js');
-const POSTGRES_BACKEND_JS = join(ROOT, 'dist', 'esm', 'backends', 'postgres.backend.js');
+const BENCH = join(ROOT, '.bench');
 const BENCH_DATABASE = 'pselfastapise_bench';
 /** Where connect-pg-simple's table goes; bench/apps/main.ts passes the same schemaName. */
 const PG_SIMPLE_SCHEMA = 'connect_pg_simple';
-const WORKLOADS = ['/none', '/read', '/write', '/login'];
 const CONNECTIONS = 50;
+
+/**
+ * The module systems: where each one's apps are set up, the package type
+ * they compile to, and what they install beyond this checkout's node_modules.
+ */
+const SYSTEMS = {
+  'nest11-cjs': {
+    label: 'Nest 11, CommonJS build',
+    type: 'commonjs',
+    module: 'node16',
+    dependencies: {
+      '@nestjs/common': '^11.1.0',
+      '@nestjs/core': '^11.1.0',
+      '@nestjs/platform-express': '^11.1.0',
+      'reflect-metadata': '^0.2.2',
+      rxjs: '^7.8.1',
+    },
+  },
+  'nest12-esm': {
+    label: 'Nest 12, ESM build',
+    type: 'module',
+    module: 'nodenext',
+    dependencies: {},
+  },
+};
 
 const args = parseArgs(process.argv.slice(2));
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -55,6 +96,8 @@ function parseArgs(argv) {
     duration: 4,
     warmup: 1,
     only: undefined,
+    systems: Object.keys(SYSTEMS),
+    before: undefined,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -69,39 +112,112 @@ function parseArgs(argv) {
     else if (arg === '--duration') out.duration = Number(value());
     else if (arg === '--warmup') out.warmup = Number(value());
     else if (arg === '--only') out.only = value().split(',');
+    else if (arg === '--systems') out.systems = value().split(',');
+    else if (arg === '--system') out.system = value();
+    else if (arg === '--before') out.before = resolve(value());
+    else if (arg === '--from-results') out.fromResults = resolve(value());
     else if (arg === '--profile') out.profile = value();
     else if (arg === '--workload') out.workload = value();
     else throw new Error(`unknown option ${arg}`);
   }
   if (out.quick) {
     out.rounds = argv.includes('--rounds') ? out.rounds : 1;
-    out.duration = argv.includes('--duration') ? out.duration : 1;
-    out.warmup = argv.includes('--warmup') ? out.warmup : 0.5;
+    out.duration = argv.includes('--duration') ? out.duration : 0.5;
+    out.warmup = argv.includes('--warmup') ? out.warmup : 0; // a smoke test: no warm-up
     out.write = false;
   }
-  for (const key of ['rounds', 'duration', 'warmup']) {
+  for (const key of ['rounds', 'duration']) {
     if (!(out[key] > 0) || out[key] > 60) throw new Error(`--${key} must be in (0, 60]`);
   }
+  if (!(out.warmup >= 0) || out.warmup > 60) throw new Error('--warmup must be in [0, 60]');
+  const unknown = [...out.systems, out.system ?? 'nest12-esm'].filter((s) => !(s in SYSTEMS));
+  if (unknown.length)
+    throw new Error(`unknown system ${unknown[0]}: one of ${Object.keys(SYSTEMS).join(', ')}`);
+  if (out.before && !existsSync(join(out.before, 'dist', 'cjs', 'index.js')))
+    throw new Error(`--before ${out.before}: no dist/ there (run npm run build in it first)`);
   return out;
 }
 
-function run(command, commandArgs) {
-  const result = spawnSync(command, commandArgs, {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+function run(command, commandArgs, cwd = ROOT) {
+  const result = spawnSync(command, commandArgs, { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
   if (result.status !== 0) throw new Error(`${command} ${commandArgs.join(' ')} failed`);
 }
 
+/** The directory of one system's apps on one library build (`current`, or `before`). */
+function appDir(system, lib) {
+  return join(BENCH, system, lib);
+}
+
+/**
+ * Sets up a system: its package.json (and, once, its own dependencies), and
+ * for each library build a copy of the package in node_modules, as npm would
+ * install it, next to the apps compiled from bench/apps for that system.
+ */
+function setUp(system, libs) {
+  const spec = SYSTEMS[system];
+  const dir = join(BENCH, system);
+  mkdirSync(dir, { recursive: true });
+  const pkg = JSON.stringify(
+    { name: `bench-${system}`, private: true, type: spec.type, dependencies: spec.dependencies },
+    null,
+    2,
+  );
+  const pkgFile = join(dir, 'package.json');
+  const installed = existsSync(pkgFile) && readFileSync(pkgFile, 'utf8') === pkg;
+  writeFileSync(pkgFile, pkg);
+  if (
+    Object.keys(spec.dependencies).length &&
+    !(installed && existsSync(join(dir, 'node_modules')))
+  ) {
+    log(`${system}: npm install ${Object.keys(spec.dependencies).join(' ')}`);
+    run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', '--no-package-lock'],
+      dir,
+    );
+  }
+  for (const [lib, source] of Object.entries(libs)) {
+    const out = appDir(system, lib);
+    rmSync(out, { recursive: true, force: true });
+    const pkgDir = join(out, 'node_modules', 'pselfastapise-async');
+    mkdirSync(pkgDir, { recursive: true });
+    cpSync(join(source, 'package.json'), join(pkgDir, 'package.json'));
+    cpSync(join(source, 'dist'), join(pkgDir, 'dist'), { recursive: true });
+    cpSync(join(ROOT, 'bench', 'apps'), join(out, 'src'), { recursive: true });
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: spec.module,
+          moduleResolution: spec.module,
+          lib: ['ES2022'],
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+          strict: true,
+          experimentalDecorators: true,
+          emitDecoratorMetadata: true,
+          useDefineForClassFields: false,
+          esModuleInterop: true,
+          skipLibCheck: true,
+          rootDir: 'src',
+          outDir: 'apps',
+        },
+        include: ['src'],
+      }),
+    );
+    run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', out]);
+  }
+}
+
 function build() {
-  log('building the library (npm run build) and the contender apps (bench/tsconfig.json)');
+  log('building the library (npm run build)');
   run('npm', ['run', 'build']);
-  rmSync(BUILD, { recursive: true, force: true });
-  run(process.execPath, [
-    join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
-    '-p',
-    join(ROOT, 'bench', 'tsconfig.json'),
-  ]);
+}
+
+/** The library builds to run: this checkout, and --before's. */
+function libraries() {
+  return args.before ? { current: ROOT, before: args.before } : { current: ROOT };
 }
 
 /** Server on core 1, everything else (this driver, autocannon, Redis) on core 0, when there are two cores. */
@@ -123,13 +239,13 @@ function pinning() {
   };
 }
 
-function startServer(name, port, urls, pinned, extraNodeArgs = []) {
-  const nodeArgs = [...extraNodeArgs, APP];
+function startServer(name, port, urls, pinned, app, extraNodeArgs = []) {
+  const nodeArgs = [...extraNodeArgs, join(app.dir, 'apps', 'main.js')];
   const [command, commandArgs] = pinned
     ? ['taskset', ['-c', '1', process.execPath, ...nodeArgs]]
     : [process.execPath, nodeArgs];
   const child = spawn(command, commandArgs, {
-    cwd: ROOT,
+    cwd: app.dir,
     env: {
       ...process.env,
       BENCH_CONTENDER: name,
@@ -140,10 +256,11 @@ function startServer(name, port, urls, pinned, extraNodeArgs = []) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const id = app.lib === 'current' ? name : `${name}@${app.lib}`;
   let output = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
-      () => fail(new Error(`${name} did not print READY within 30 s`)),
+      () => fail(new Error(`${id} did not print READY within 30 s`)),
       30_000,
     );
     const fail = (error) => {
@@ -157,6 +274,8 @@ function startServer(name, port, urls, pinned, extraNodeArgs = []) {
         clearTimeout(timer);
         resolve({
           name,
+          id,
+          lib: app.lib,
           port,
           child,
           async stop() {
@@ -172,7 +291,7 @@ function startServer(name, port, urls, pinned, extraNodeArgs = []) {
     });
     child.stderr.on('data', (chunk) => (output += chunk));
     child.once('exit', (code) =>
-      fail(new Error(`${name} exited (${code}) before READY: ${output.trim()}`)),
+      fail(new Error(`${id} exited (${code}) before READY: ${output.trim()}`)),
     );
   });
 }
@@ -193,11 +312,11 @@ function get(port, path, headers = {}) {
   });
 }
 
-/** The server's CPU time, and the PostgreSQL statements it has sent when it counts them. */
+/** The server's CPU time, its store round trips and the requests it has received. */
 async function serverCounters(port) {
   const { body } = await get(port, '/__cpu');
-  const { cpu, statements, received } = JSON.parse(body);
-  return { cpu, statements, received };
+  const { cpu, roundTrips, received } = JSON.parse(body);
+  return { cpu, roundTrips, received };
 }
 
 /** A valid session cookie from one GET /login. */
@@ -207,18 +326,6 @@ async function login(port) {
   if (res.status !== 200 || !cookie)
     throw new Error(`/login on port ${port} gave no cookie (${res.status})`);
   return cookie.split(';')[0];
-}
-
-/** Commands Redis has executed, all of them except our own INFO calls. */
-async function redisCalls(redis) {
-  if (!redis) return 0;
-  const info = await redis.info('commandstats');
-  let calls = 0;
-  for (const line of info.split('\n')) {
-    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-    if (match && match[1] !== 'info') calls += Number(match[2]);
-  }
-  return calls;
 }
 
 function cannon(port, path, headers, duration) {
@@ -238,39 +345,30 @@ function cannon(port, path, headers, duration) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function measure(server, workload, redis, { warmup, duration }) {
+async function measure(server, workload, { warmup, duration }) {
   const headers =
     workload === '/read' || workload === '/write' ? { cookie: await login(server.port) } : {};
-  await cannon(server.port, workload, headers, warmup);
-  await sleep(200); // let the warm-up's last requests finish before the counters are read
+  if (warmup > 0) await cannon(server.port, workload, headers, warmup);
+  const settle = args.quick ? 50 : 200;
+  await sleep(settle); // let the warm-up's last requests finish before the counters are read
   const before = await serverCounters(server.port);
-  const calls0 = await redisCalls(redis);
   const result = await cannon(server.port, workload, headers, duration);
-  // PostgreSQL statements are divided by the requests the server received,
-  // so requests still in flight when autocannon stops count on both sides.
-  if (before.statements !== null) await sleep(300);
+  // Round trips are divided by the requests the server received, so requests
+  // still in flight when autocannon stops count on both sides.
+  await sleep(settle);
   const after = await serverCounters(server.port);
-  const calls1 = await redisCalls(redis);
   const requests = result.requests.total;
-  // Redis commands from the Redis server, per request autocannon completed;
-  // PostgreSQL statements from the app process itself (it counts what its pg
-  // clients send), per request it received (the last /__cpu left out).
-  const storePerRequest =
-    after.statements !== null
-      ? (after.statements - before.statements) / (after.received - before.received - 1)
-      : redis && requests
-        ? (calls1 - calls0) / requests
-        : null;
+  const received = after.received - before.received - 1; // the last /__cpu left out
   return {
-    contender: server.name,
+    contender: server.id,
     workload,
     requests,
     rps: requests / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    // The two /__cpu requests themselves are a rounding error next to `requests`.
-    cpuPerRequest: requests ? (after.cpu - before.cpu) / requests : NaN,
-    storePerRequest,
+    cpuPerRequest: received > 0 ? (after.cpu - before.cpu) / received : NaN,
+    storePerRequest:
+      server.store === 'none' ? null : (after.roundTrips - before.roundTrips) / received,
     bad: result.non2xx + result.errors + result.timeouts,
   };
 }
@@ -353,93 +451,96 @@ function contenderList(all) {
   );
   const unknown = (args.only ?? []).filter((name) => !(name in all));
   if (unknown.length) throw new Error(`unknown contenders: ${unknown.join(', ')}`);
-  const skipped = [];
-  const redisBackend = existsSync(REDIS_BACKEND_JS);
-  const postgresBackend = existsSync(POSTGRES_BACKEND_JS);
-  const runnable = names.filter((name) => {
-    if (all[name].kind === 'ours' && all[name].store === 'redis' && !redisBackend) {
-      skipped.push({
-        name,
-        reason: 'RedisBackend not built (dist/esm/backends/redis.backend.js is missing)',
-      });
-      return false;
-    }
-    if (all[name].kind === 'ours' && all[name].store === 'postgres' && !postgresBackend) {
-      skipped.push({
-        name,
-        reason: 'PostgresBackend not built (dist/esm/backends/postgres.backend.js is missing)',
-      });
-      return false;
-    }
-    return true;
-  });
-  return { runnable, skipped };
+  return names;
 }
 
-async function benchmark(CONTENDERS, pin) {
-  const { runnable, skipped } = contenderList(CONTENDERS);
-  for (const { name, reason } of skipped) log(`${name}: skipped, ${reason}`);
-  const usesRedis = runnable.some((name) => CONTENDERS[name].store === 'redis');
-  const usesPostgres = runnable.some((name) => CONTENDERS[name].store === 'postgres');
-  const body = async (redisUrl, databaseUrl, postgresVersion = 'not used') => {
-    const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
-    const servers = [];
-    const stopAll = async () => {
-      await Promise.all(servers.map((s) => s.stop()));
-      redis?.disconnect();
-    };
-    const onSignal = () => void stopAll().finally(() => process.exit(130));
-    process.once('SIGINT', onSignal);
-    try {
-      const redisVersion = redis
-        ? /redis_version:(\S+)/.exec(await redis.info('server'))?.[1]
-        : 'not used';
-      for (const name of runnable) {
-        const urls = { redis: redisUrl, database: databaseUrl };
-        const server = await startServer(name, await freePort(), urls, pin.pinned);
-        servers.push({ ...server, store: CONTENDERS[name].store });
-        log(`${name}: ready on port ${server.port}`);
+function workloadsOf(contender, WORKLOADS) {
+  return contender.workloads ?? WORKLOADS;
+}
+
+/** Every contender of one system, alternated within each round; samples carry the system. */
+async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
+  const names = contenderList(CONTENDERS);
+  const apps = Object.keys(libraries()).map((lib) => ({ lib, dir: appDir(system, lib) }));
+  const servers = [];
+  const stopAll = () => Promise.all(servers.map((s) => s.stop()));
+  const onSignal = () => void stopAll().finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  try {
+    // Started together: their startup is not measured.
+    const jobs = apps.flatMap((app) =>
+      names
+        .filter((name) => app.lib === 'current' || CONTENDERS[name].kind === 'ours')
+        .map((name) => ({ app, name })),
+    );
+    const ports = new Set();
+    while (ports.size < jobs.length) ports.add(await freePort());
+    const free = [...ports];
+    const starting = jobs.map(async ({ app, name }, i) => {
+      const server = await startServer(name, free[i], urls, pin.pinned, app);
+      servers.push({ ...server, store: CONTENDERS[name].store });
+      return server;
+    });
+    const started = await Promise.allSettled(starting);
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    // In table order, whatever order they became ready in.
+    const order = (s) => names.indexOf(s.name) + (s.lib === 'current' ? 0 : names.length);
+    servers.sort((a, b) => order(a) - order(b));
+    log(`${system}: ${servers.map((s) => s.id).join(', ')} ready`);
+    const plan = WORKLOADS.flatMap((w) =>
+      servers
+        .filter((s) => workloadsOf(CONTENDERS[s.name], WORKLOADS).includes(w))
+        .map((s) => [w, s]),
+    );
+    const estimate = Math.ceil(
+      (args.rounds * plan.length * (args.warmup + args.duration + 0.5)) / 60,
+    );
+    log(`${system}: ${args.rounds} round(s) x ${plan.length} measurements, ~${estimate} min`);
+    const samples = [];
+    for (let round = 1; round <= args.rounds; round += 1) {
+      for (const [workload, server] of plan) {
+        const sample = await measure(server, workload, args);
+        samples.push({ system, round, ...sample });
+        log(
+          `${system} round ${round} ${workload.padEnd(6)} ${server.id.padEnd(26)} ${sample.rps.toFixed(0).padStart(6)} req/s` +
+            ` p99 ${sample.p99} ms  cpu ${sample.cpuPerRequest.toFixed(0)} us/req` +
+            (sample.storePerRequest === null
+              ? ''
+              : `  ${server.store} ${sample.storePerRequest.toFixed(2)}/req`) +
+            (sample.bad ? `  ${sample.bad} non-2xx/errors` : ''),
+        );
       }
-      const samples = [];
-      const plan = WORKLOADS.flatMap((w) =>
-        servers.filter((s) => w === '/none' || !s.name.startsWith('bare')).map(() => w),
-      );
-      const estimate = Math.ceil(
-        (args.rounds * plan.length * (args.warmup + args.duration + 0.4)) / 60,
-      );
-      log(`${args.rounds} round(s) x ${plan.length} measurements, ~${estimate} min`);
-      for (let round = 1; round <= args.rounds; round += 1) {
-        for (const workload of WORKLOADS) {
-          for (const server of servers) {
-            if (workload !== '/none' && server.name.startsWith('bare')) continue;
-            const sample = await measure(server, workload, redis, args);
-            samples.push({ round, ...sample });
-            log(
-              `round ${round} ${workload.padEnd(6)} ${server.name.padEnd(18)} ${sample.rps.toFixed(0).padStart(6)} req/s` +
-                ` p99 ${sample.p99} ms  cpu ${sample.cpuPerRequest.toFixed(0)} us/req` +
-                (sample.storePerRequest === null
-                  ? ''
-                  : `  ${server.store} ${sample.storePerRequest.toFixed(2)}/req`) +
-                (sample.bad ? `  ${sample.bad} non-2xx/errors` : ''),
-            );
-          }
-        }
-      }
-      return { samples, skipped, machine: machine(redisVersion, postgresVersion, pin) };
-    } finally {
-      process.off('SIGINT', onSignal);
-      await stopAll();
     }
-  };
-  const withDatabase = (redisUrl) =>
-    usesPostgres
-      ? withPostgres((databaseUrl, version) => body(redisUrl, databaseUrl, version))
-      : body(redisUrl, undefined);
-  return usesRedis ? withRedis(withDatabase) : withDatabase(undefined);
+    return samples;
+  } finally {
+    process.off('SIGINT', onSignal);
+    await stopAll();
+  }
+}
+
+/** Runs `fn(urls, versions)` with the Redis and PostgreSQL the contenders need. */
+async function withStores(needs, fn) {
+  const withDatabase = (redisUrl, redisVersion) =>
+    needs.postgres
+      ? withPostgres((database, version) =>
+          fn({ redis: redisUrl, database }, { redis: redisVersion, postgres: version }),
+        )
+      : fn({ redis: redisUrl }, { redis: redisVersion, postgres: 'not used' });
+  if (!needs.redis) return withDatabase(undefined, 'not used');
+  return withRedis(async (url) => {
+    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+    try {
+      const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
+      return await withDatabase(url, version);
+    } finally {
+      redis.disconnect();
+    }
+  });
 }
 
 /** Top self-time functions of a .cpuprofile. */
-function profileSummary(file, top = 25) {
+function profileSummary(file, top = 15) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
@@ -455,35 +556,50 @@ function profileSummary(file, top = 25) {
     self.set(key, (self.get(key) ?? 0) + dt);
   });
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]);
+  // Self time per package (node_modules/<name>, our dist, Node itself).
+  const byPackage = new Map();
+  for (const [key, v] of self) {
+    const where = key.split(' ').pop();
+    const pkg =
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where)?.[1] ??
+      (where.startsWith('node:') ? 'node' : where.includes(':') ? 'other' : key);
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + v);
+  }
+  const packages = [...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
   const pct = (v) => `${((100 * v) / total).toFixed(1).padStart(5)}%`;
-  const ours = rows.filter(([key]) => key.includes('dist/esm/'));
+  const ours = rows.filter(([key]) => key.includes('pselfastapise-async/dist/'));
   const oursTotal = ours.reduce((sum, [, v]) => sum + v, 0);
   return [
     `top ${top} self-time functions (of ${(total / 1000).toFixed(0)} ms sampled):`,
     ...rows.slice(0, top).map(([key, v]) => `  ${pct(v)}  ${key}`),
+    'self time per package:',
+    ...packages.map(([key, v]) => `  ${pct(v)}  ${key}`),
     `our code (dist/esm) in total: ${pct(oursTotal)} self time; its top functions:`,
     ...ours.slice(0, 15).map(([key, v]) => `  ${pct(v)}  ${key}`),
   ].join('\n');
 }
 
-async function profile(CONTENDERS, pin) {
+async function profile(CONTENDERS, WORKLOADS, pin) {
   const name = args.profile;
   const workload = args.workload ?? '/read';
+  const system = args.system ?? 'nest12-esm';
   if (!(name in CONTENDERS)) throw new Error(`unknown contender ${name}`);
   if (!WORKLOADS.includes(workload))
     throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
-  const dir = join(ROOT, '.bench', 'profiles');
+  const dir = join(BENCH, 'profiles');
   mkdirSync(dir, { recursive: true });
-  const body = async (urls) => {
+  const { store } = CONTENDERS[name];
+  await withStores({ redis: store === 'redis', postgres: store === 'postgres' }, async (urls) => {
     const before = new Set(readdirSync(dir));
-    const server = await startServer(name, await freePort(), urls, pin.pinned, [
+    const app = { lib: 'current', dir: appDir(system, 'current') };
+    const server = await startServer(name, await freePort(), urls, pin.pinned, app, [
       '--cpu-prof',
       `--cpu-prof-dir=${dir}`,
     ]);
     try {
-      const sample = await measure(server, workload, undefined, args);
+      const sample = await measure({ ...server, store }, workload, args);
       log(
-        `${name} ${workload}: ${sample.rps.toFixed(0)} req/s, ${sample.cpuPerRequest.toFixed(0)} us CPU per request`,
+        `${name} ${workload} (${system}): ${sample.rps.toFixed(0)} req/s, ${sample.cpuPerRequest.toFixed(0)} us CPU per request`,
       );
     } finally {
       await server.stop();
@@ -492,39 +608,69 @@ async function profile(CONTENDERS, pin) {
     if (!file) throw new Error('no .cpuprofile was written');
     console.log(`${name} ${workload} (${join('.bench', 'profiles', file)})`);
     console.log(profileSummary(join(dir, file)));
-  };
-  const { store } = CONTENDERS[name];
-  if (store === 'redis') return withRedis((redis) => body({ redis }));
-  if (store === 'postgres') return withPostgres((database) => body({ database }));
-  return body({});
+  });
+}
+
+/** BENCHMARKS.md and docs/benchmarks.svg from one run's rows. */
+function writeReport({ rows, host, args: runArgs, command, CONTENDERS }) {
+  const targets = evaluateTargets(rows);
+  const file = join(ROOT, 'BENCHMARKS.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  mkdirSync(join(ROOT, 'docs'), { recursive: true });
+  writeFileSync(join(ROOT, 'docs', 'benchmarks.svg'), chartSvg(rows, SYSTEMS, CONTENDERS));
+  writeFileSync(
+    file,
+    markdownReport({ rows, targets, host, args: runArgs, command, previous, CONTENDERS, SYSTEMS }),
+  );
+  log('wrote BENCHMARKS.md and docs/benchmarks.svg');
 }
 
 async function main() {
-  if (args.build) build();
-  const { CONTENDERS } = await import(join(BUILD, 'apps', 'contenders.js'));
+  if (args.fromResults) {
+    const saved = JSON.parse(readFileSync(args.fromResults, 'utf8'));
+    const { CONTENDERS } = await import(
+      join(appDir('nest12-esm', 'current'), 'apps', 'contenders.js')
+    );
+    return writeReport({ command: 'npm run bench', ...saved, CONTENDERS });
+  }
+  const systems = args.profile ? [args.system ?? 'nest12-esm'] : args.systems;
+  if (args.build) {
+    build();
+    for (const system of systems) setUp(system, libraries());
+  }
+  const apps = join(
+    appDir(systems.includes('nest12-esm') ? 'nest12-esm' : systems[0], 'current'),
+    'apps',
+  );
+  const { CONTENDERS, WORKLOADS } = await import(join(apps, 'contenders.js'));
   const pin = pinning();
   log(`pinning: ${pin.note}`);
-  if (args.profile) return profile(CONTENDERS, pin);
-  const { samples, skipped, machine: host } = await benchmark(CONTENDERS, pin);
-  const rows = summarize(samples, CONTENDERS);
-  const targets = evaluateTargets(rows, skipped);
+  if (args.profile) return profile(CONTENDERS, WORKLOADS, pin);
+  const names = contenderList(CONTENDERS);
+  const needs = {
+    redis: names.some((n) => CONTENDERS[n].store === 'redis'),
+    postgres: names.some((n) => CONTENDERS[n].store === 'postgres'),
+  };
+  const started = Date.now();
+  const { samples, versions } = await withStores(needs, async (urls, versions) => {
+    const all = [];
+    for (const system of systems)
+      all.push(...(await benchmark(system, CONTENDERS, WORKLOADS, pin, urls)));
+    return { samples: all, versions };
+  });
+  log(`measured in ${((Date.now() - started) / 60000).toFixed(1)} min`);
+  const host = machine(versions.redis, versions.postgres, pin);
+  const rows = summarize(samples, CONTENDERS, systems);
+  const targets = evaluateTargets(rows, systems);
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  console.log(textTable(rows, targets, skipped));
-  mkdirSync(join(ROOT, '.bench'), { recursive: true });
+  console.log(textTable(rows, targets, SYSTEMS));
+  mkdirSync(BENCH, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(
-    join(ROOT, '.bench', `results-${stamp}.json`),
-    JSON.stringify({ args, host, samples, rows }, null, 2),
+    join(BENCH, `results-${stamp}.json`),
+    JSON.stringify({ args, host, command, samples, rows }, null, 2),
   );
-  if (args.write) {
-    const file = join(ROOT, 'BENCHMARKS.md');
-    const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    writeFileSync(
-      file,
-      markdownReport({ rows, targets, skipped, host, args, command, previous, CONTENDERS }),
-    );
-    log('wrote BENCHMARKS.md');
-  }
+  if (args.write) writeReport({ rows, host, args, command, CONTENDERS });
 }
 
 main().catch((error) => {

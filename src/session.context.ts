@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { SessionRequest } from './session.http.js';
 import { messages } from './session.messages.js';
-import { pendingSession } from './session.request.js';
+import { loadingSession } from './session.request.js';
 import { currentMessageSession } from './session.socket.js';
 import type { Session } from './session.js';
 
@@ -35,7 +35,7 @@ export function sessionOf(context: ExecutionContext): Session | Promise<Session>
   switch (context.getType<string>()) {
     case 'graphql': {
       const request = graphqlRequestOf(context);
-      return (request.session as Session | undefined) ?? pendingSession(request);
+      return (request.session as Session | undefined) ?? loadingSession(request);
     }
     case 'ws': {
       const message = currentMessageSession();

@@ -167,13 +167,13 @@ export class NodeResponse implements SessionResponse {
       // While this end() waits, another one (a timeout middleware's, say)
       // replaces it: that one goes out at once, without the headers that
       // described this body, and this one is dropped.
-      const described = FAILED_RESPONSE_HEADERS.map(
-        (name) => [name, this.getHeader(name)] as const,
-      );
+      const described = this.getHeaders();
       const replace: Method = function (...other) {
         response.end = end;
-        for (const [name, value] of described)
+        for (const name of FAILED_RESPONSE_HEADERS) {
+          const value = described[name];
           if (value !== undefined && this.getHeader(name) === value) this.removeHeader(name);
+        }
         return end.apply(this, other);
       };
       response.end = replace;

@@ -1,10 +1,12 @@
 import {
   Injectable,
+  Optional,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { catchError, concat, defer, EMPTY, from, ignoreElements, mergeMap, Observable } from 'rxjs';
+import { ModuleRef } from '@nestjs/core';
+import { Observable, type Subscription } from 'rxjs';
 import { graphqlRequestOf } from './session.context.js';
 import { handlerSendsResponse } from './session.route-args.js';
 import { SessionService } from './session.service.js';
@@ -14,17 +16,28 @@ import { MessageSession, withMessageSession } from './session.socket.js';
  * Loads the request's session before the handler and saves it after, before
  * the response is sent, also when the handler throws (the exception still
  * reaches the client) and when it writes the response itself with `@Res()`.
- * GraphQL resolvers share their HTTP request's session (read once, saved
- * once before the response); a WebSocket message gets its session read
- * fresh and saved after its handler. `SessionModule` registers it globally;
- * it is exported for apps that would rather bind it with
+ * `@Session()` binds it to the handler that takes it (`SessionModule`
+ * registers it globally with `loadOnEveryRoute: true`). GraphQL resolvers
+ * share their HTTP request's session (read once, saved once before the
+ * response); a WebSocket message gets its session read fresh and saved after
+ * its handler. It is exported for apps that bind it themselves with
  * `@UseInterceptors()`. Other contexts (RPC) pass through.
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
   private readonly writesResponse = new WeakMap<object, boolean>();
+  private service?: SessionService;
 
-  constructor(private readonly sessions: SessionService) {}
+  /**
+   * Bound by `@Session()`, Nest builds it in the controller's module, which
+   * may not import `SessionModule`: the service is then found in the app.
+   */
+  constructor(
+    @Optional() sessions?: SessionService,
+    @Optional() private readonly moduleRef?: ModuleRef,
+  ) {
+    this.service = sessions;
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     switch (context.getType<string>()) {
@@ -46,9 +59,12 @@ export class SessionInterceptor implements NestInterceptor {
     // its first change, before the response goes out, so requests that never
     // touch their session pay nothing more here.
     if (this.sessions.loadNow(request)) return next.handle();
-    if (!this.handlerWritesResponse(context)) this.sessions.manage(request);
-    return from(this.sessions.load(request)).pipe(
-      mergeMap(() => savedAfter(next.handle(), () => this.sessions.commit(request))),
+    const sessions = this.sessions;
+    if (!this.handlerWritesResponse(context)) sessions.manage(request);
+    return savedAfter(
+      () => next.handle(),
+      () => sessions.commit(request),
+      sessions.load(request),
     );
   }
 
@@ -61,7 +77,17 @@ export class SessionInterceptor implements NestInterceptor {
   private interceptGraphql(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = graphqlRequestOf(context);
     if (this.sessions.loadNow(request)) return next.handle();
-    return from(this.sessions.load(request)).pipe(mergeMap(() => next.handle()));
+    const loading = this.sessions.load(request);
+    return new Observable((subscriber) => {
+      let handled: Subscription | undefined;
+      loading.then(
+        () => {
+          if (!subscriber.closed) handled = next.handle().subscribe(subscriber);
+        },
+        (error: unknown) => subscriber.error(error),
+      );
+      return () => handled?.unsubscribe();
+    });
   }
 
   /**
@@ -74,9 +100,13 @@ export class SessionInterceptor implements NestInterceptor {
     const client = context.switchToWs().getClient<object>();
     const message = new MessageSession(() => this.sessions.loadForSocket(client));
     return savedAfter(
-      withMessageSession(message, () => next.handle()),
+      () => withMessageSession(message, () => next.handle()),
       () => message.save((session) => this.sessions.saveForSocket(session)),
     );
+  }
+
+  private get sessions(): SessionService {
+    return (this.service ??= this.moduleRef!.get(SessionService, { strict: false }));
   }
 
   /** True when the handler sends the response itself (`@Res()`, `@Next()`). */
@@ -92,20 +122,42 @@ export class SessionInterceptor implements NestInterceptor {
 }
 
 /**
- * `handled`, with `save` awaited before its value goes on, also when it
- * completes without a value, and before an error goes on (the error wins
- * unless the save fails).
+ * What `handle()` emits, started once `ready` resolves (at once without it),
+ * with `save` awaited before each value goes on, also when it completes
+ * without a value, and before an error goes on (the error wins unless the
+ * save fails). One hand-written Observable rather than an operator chain: it
+ * runs on every request that uses its session.
  */
-function savedAfter(handled: Observable<unknown>, save: () => Promise<void>): Observable<unknown> {
-  let emitted = false;
-  return concat(
-    handled.pipe(
-      mergeMap((value) => {
-        emitted = true;
-        return save().then(() => value);
-      }),
-    ),
-    // A handler whose observable completes without a value saves too.
-    defer(() => (emitted ? EMPTY : from(save()).pipe(ignoreElements()))),
-  ).pipe(catchError((error: unknown) => save().then(() => Promise.reject(error))));
+function savedAfter(
+  handle: () => Observable<unknown>,
+  save: () => Promise<void>,
+  ready?: Promise<unknown>,
+): Observable<unknown> {
+  return new Observable((subscriber) => {
+    let handled: Subscription | undefined;
+    let saved: Promise<unknown> = Promise.resolve();
+    let emitted = false;
+    const fail = (error: unknown) =>
+      void save().then(
+        () => subscriber.error(error),
+        (failure: unknown) => subscriber.error(failure),
+      );
+    const start = () => {
+      if (subscriber.closed) return;
+      handled = handle().subscribe({
+        next: (value) => {
+          emitted = true;
+          saved = saved.then(save).then(() => subscriber.next(value));
+          saved.catch(fail);
+        },
+        error: fail,
+        complete: () => {
+          saved.then(() => (emitted ? undefined : save())).then(() => subscriber.complete(), fail);
+        },
+      });
+    };
+    if (ready) ready.then(start, fail);
+    else start();
+    return () => handled?.unsubscribe();
+  });
 }

@@ -19,6 +19,7 @@ import {
   SessionConfigurableModule,
 } from './session.module-definition.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session.options.js';
+import { registerLoader } from './session.request.js';
 import { SessionService } from './session.service.js';
 
 /**
@@ -26,9 +27,10 @@ import { SessionService } from './session.service.js';
  * `forRootAsync()` builds them from other providers (`useFactory` + `inject`,
  * `useClass`, `useExisting`, `imports`). Either way the module provides
  * `SESSION_BACKEND` (also injectable as the `SessionBackend` class),
- * `SESSION_OPTIONS`, `SessionService`, and registers
- * `SessionInterceptor` globally. `isGlobal: true` makes its exports visible
- * everywhere.
+ * `SESSION_OPTIONS`, `SessionService`, and `SessionInterceptor`, which
+ * `@Session()` binds to the handlers that take it (or which runs on every
+ * route with `loadOnEveryRoute: true`). `isGlobal: true` makes its exports
+ * visible everywhere.
  *
  * @example
  * SessionModule.forRootAsync({
@@ -51,7 +53,14 @@ import { SessionService } from './session.service.js';
     },
     SessionService,
     SessionInterceptor,
-    { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
+    {
+      // Global only with `loadOnEveryRoute`; otherwise `@Session()` binds the
+      // interceptor to its own handler, and Nest skips the null.
+      provide: APP_INTERCEPTOR,
+      useFactory: (options: ResolvedSessionOptions, interceptor: SessionInterceptor) =>
+        options.loadOnEveryRoute ? interceptor : null,
+      inject: [SESSION_OPTIONS, SessionInterceptor],
+    },
   ],
   exports: [SESSION_OPTIONS, SESSION_BACKEND, SessionService, SessionInterceptor],
 })
@@ -89,6 +98,10 @@ export class SessionModule
   /** On Fastify, links requests to their replies and saves before every reply is sent. */
   onModuleInit(): void {
     const adapter = this.adapterHost?.httpAdapter;
+    const instance: unknown = adapter?.getInstance();
+    if (typeof instance === 'function' || (typeof instance === 'object' && instance !== null)) {
+      registerLoader(instance, (request) => this.sessions.load(request));
+    }
     if (adapter?.getType() === 'fastify') {
       registerFastifyHooks(
         adapter.getInstance(),

@@ -39,6 +39,7 @@ describe('resolveSessionOptions', () => {
       touchAfter: 0,
       transport: { cookie: true, header: false },
       headerName: 'x-session-token',
+      loadOnEveryRoute: false,
     });
     expect(options.backend).toBeInstanceOf(MemoryBackend);
   });
@@ -65,8 +66,10 @@ describe('resolveSessionOptions', () => {
       touchAfter: 59,
       transport: ['header', 'cookie'],
       headerName: 'X-Auth-Session',
+      loadOnEveryRoute: true,
     });
     expect(options.backend).toBe(backend);
+    expect(options.loadOnEveryRoute).toBe(true);
     expect(options.secretKeys).toEqual([SECRET, 'o'.repeat(40)]);
     expect(options.cookie).toEqual({
       path: '/app',
@@ -96,6 +99,7 @@ describe('resolveSessionOptions', () => {
     ['infinite maxAge', { maxAge: Infinity }, /`maxAge`/],
     ['absoluteTimeout 0', { absoluteTimeout: 0 }, /`absoluteTimeout`/],
     ['rolling not a boolean', { rolling: 'yes' }, /`rolling`/],
+    ['loadOnEveryRoute not a boolean', { loadOnEveryRoute: 'yes' }, /`loadOnEveryRoute`/],
     ['cookieHttpsOnly not a boolean', { cookieHttpsOnly: 1 }, /`cookieHttpsOnly`/],
     ['cookieName with a space', { cookieName: 'my session' }, /`cookieName`/],
     ['cookieName with ;', { cookieName: 'a;b' }, /`cookieName`/],

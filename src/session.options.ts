@@ -91,6 +91,16 @@ export interface SessionModuleOptions {
    */
   userKey?: string;
   /**
+   * Load the session before every route's handler, not only those that take
+   * `@Session()`. Default `false`: `@Session()` binds `SessionInterceptor` to
+   * its own handler, so routes that don't use the session pay nothing. Set it
+   * to `true` when handlers read `request.session` through `@Req()` without
+   * `@Session()` (each route then pays for Nest's interceptor and the load).
+   * Guards and middleware load it themselves either way
+   * (`SessionService.load`).
+   */
+  loadOnEveryRoute?: boolean;
+  /**
    * What `listSessions` reports about each session besides its times: called
    * with the request when a session is created or regenerated for a user
    * (with `userKey`), it returns a plain object of JSON values, such as the
@@ -152,6 +162,7 @@ export interface ResolvedSessionOptions {
     priority?: SessionCookiePriority;
   };
   readonly userKey: string | undefined;
+  readonly loadOnEveryRoute: boolean;
   readonly describe: ((request: object) => Record<string, unknown>) | undefined;
   readonly maxSessionsPerUser: number | undefined;
   readonly onLimit: SessionLimitPolicy;
@@ -194,6 +205,8 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   }
   const rolling = options.rolling ?? false;
   assertBoolean('rolling', rolling);
+  const loadOnEveryRoute = options.loadOnEveryRoute ?? false;
+  assertBoolean('loadOnEveryRoute', loadOnEveryRoute);
   const cookieHttpsOnly = options.cookieHttpsOnly ?? false;
   assertBoolean('cookieHttpsOnly', cookieHttpsOnly);
   const cookieName = options.cookieName ?? DEFAULT_COOKIE_NAME;
@@ -235,6 +248,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     cookieHttpsOnly,
     cookie,
     userKey,
+    loadOnEveryRoute,
     describe,
     maxSessionsPerUser,
     onLimit,

@@ -56,6 +56,30 @@ export function pendingSession(request: SessionRequest): Promise<Session> | unde
 }
 
 /**
+ * How each running app loads sessions, by the instance serving its requests
+ * (the Express app, which is `request.app`; the Fastify instance, which is
+ * `request.server`).
+ */
+const loaders = new WeakMap<object, (request: object) => Promise<Session>>();
+
+/** @internal Lets `loadingSession` load the sessions of requests `app` serves. */
+export function registerLoader(app: object, load: (request: object) => Promise<Session>): void {
+  loaders.set(app, load);
+}
+
+/**
+ * @internal The session of a request, loading it when nothing has begun to:
+ * a GraphQL field resolver (which Nest runs without interceptors) under a
+ * root resolver that does not take `@Session()`.
+ */
+export function loadingSession(request: SessionRequest): Promise<Session> | undefined {
+  const pending = pendingSession(request);
+  if (pending) return pending;
+  const app = (request.app ?? request.server) as object | undefined;
+  return app ? loaders.get(app)?.(request) : undefined;
+}
+
+/**
  * @internal The request side of sessions: binds a session to its request
  * (read at most once), applies the store's cookie changes to the response,
  * and schedules the save: by the interceptor after the handler, or by a hook

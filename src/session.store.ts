@@ -87,8 +87,8 @@ export class SessionStore {
       if (meta && removed) this.logins.report('expired', storageKey, record);
       return new Session();
     }
-    const data: Record<string, unknown> = { ...record };
-    delete data[META_KEY];
+    // A rest copy rather than `delete`, which would leave V8 a slow dictionary object.
+    const { [META_KEY]: _meta, ...data } = record as Record<string, unknown>;
     const session = new Session(data);
     const own = Number.isFinite(meta.m) && meta.m! > 0 ? meta.m : undefined;
     internals.restoreLifetime(session, {

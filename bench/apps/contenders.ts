@@ -1,25 +1,47 @@
 // The contenders of `npm run bench`, shared by the app entry and the driver
-// (the driver reads the compiled copy).
+// (the driver reads the compiled copy). A variant is one more entry: `options`
+// go to SessionModule.forRoot as they are, `workloads` limits what it is
+// measured on, and `baseline` names the express-session contender its CPU and
+// req/s ratios (and targets) are taken against.
 export type ContenderKind = 'bare' | 'express-session' | 'ours';
+
+export const WORKLOADS = ['/none', '/read', '/write', '/login'] as const;
+export type Workload = (typeof WORKLOADS)[number];
 
 export interface Contender {
   kind: ContenderKind;
   store: 'none' | 'memory' | 'redis' | 'postgres';
   rolling: boolean;
-  /** `touchAfter` in seconds (ours, with rolling); default 0. */
-  touchAfter?: number;
   label: string;
   /** The express-session contender this one is compared with. */
   baseline?: string;
+  /** Extra SessionModule options (ours only). */
+  options?: Record<string, unknown>;
+  /** What it is measured on; default every workload (bare: `/none` only). */
+  workloads?: readonly Workload[];
 }
 
+/**
+ * `/none` runs the same code whatever the store (ours: none at all;
+ * express-session: its middleware, without a store call): measured once per
+ * library, on memory.
+ */
+const SESSION_WORKLOADS = ['/read', '/write', '/login'] as const;
+
 export const CONTENDERS = {
-  bare: { kind: 'bare', store: 'none', rolling: false, label: 'Nest, no sessions' },
+  bare: {
+    kind: 'bare',
+    store: 'none',
+    rolling: false,
+    label: 'Nest, no sessions',
+    workloads: ['/none'],
+  },
   'bare-interceptor': {
     kind: 'bare',
     store: 'none',
     rolling: false,
     label: 'Nest, no sessions, one no-op global interceptor',
+    workloads: ['/none'],
   },
   'es-memory': {
     kind: 'express-session',
@@ -32,18 +54,21 @@ export const CONTENDERS = {
     store: 'redis',
     rolling: false,
     label: 'express-session + connect-redis',
+    workloads: SESSION_WORKLOADS,
   },
   'es-redis-rolling': {
     kind: 'express-session',
     store: 'redis',
     rolling: true,
     label: 'express-session + connect-redis, rolling',
+    workloads: SESSION_WORKLOADS,
   },
   'es-pg': {
     kind: 'express-session',
     store: 'postgres',
     rolling: false,
     label: 'express-session + connect-pg-simple',
+    workloads: SESSION_WORKLOADS,
   },
   'ours-memory': {
     kind: 'ours',
@@ -58,6 +83,7 @@ export const CONTENDERS = {
     rolling: false,
     label: 'ours, RedisBackend',
     baseline: 'es-redis',
+    workloads: SESSION_WORKLOADS,
   },
   'ours-redis-rolling': {
     kind: 'ours',
@@ -65,14 +91,17 @@ export const CONTENDERS = {
     rolling: true,
     label: 'ours, RedisBackend, rolling',
     baseline: 'es-redis-rolling',
+    workloads: SESSION_WORKLOADS,
   },
   'ours-redis-lazy': {
     kind: 'ours',
     store: 'redis',
     rolling: true,
-    touchAfter: 60,
     label: 'ours, RedisBackend, rolling, touchAfter 60 s',
     baseline: 'es-redis-rolling',
+    options: { touchAfter: 60 },
+    // Only reads differ from ours-redis-rolling: a change saves (and extends) as before.
+    workloads: ['/read'],
   },
   'ours-pg': {
     kind: 'ours',
@@ -80,6 +109,7 @@ export const CONTENDERS = {
     rolling: false,
     label: 'ours, PostgresBackend',
     baseline: 'es-pg',
+    workloads: SESSION_WORKLOADS,
   },
 } satisfies Record<string, Contender>;
 

@@ -1,12 +1,14 @@
 // One benchmark contender per process: `BENCH_CONTENDER=<name> PORT=<port>
-// node .bench/build/apps/main.js`. Prints READY once listening on 127.0.0.1.
+// node apps/main.js`. Prints READY once listening on 127.0.0.1. The driver
+// compiles this file twice: as a Nest 11 CommonJS app (on the library's
+// CommonJS build) and as a Nest 12 ES module app (on its ESM build).
 //
 // Every contender serves the same routes with the same handler bodies:
 //   /none   does not touch the session
-//   /read   reads one key
-//   /write  increments a counter
-//   /login  creates a session (the client sends no cookie)
-//   /__cpu  this process's CPU time, read by the driver around each measurement
+//   /read   reads the user
+//   /write  adds one to a quantity in the cart
+//   /login  creates a session holding a user and a cart (no cookie sent)
+//   /__cpu  this process's CPU time and store round trips, read by the driver
 import 'reflect-metadata';
 import {
   Controller,
@@ -22,18 +24,46 @@ import {
   type Type,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
+import connectPgSimple from 'connect-pg-simple';
+import { RedisStore } from 'connect-redis';
+import session from 'express-session';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { Session, SessionModule, MemoryBackend, type SessionBackend } from 'pselfastapise-async';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { PostgresBackend } from 'pselfastapise-async/backends/postgres';
+import { RedisBackend } from 'pselfastapise-async/backends/redis';
 import { CONTENDERS, type Contender, type ContenderName } from './contenders.js';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const MAX_AGE = 1_209_600;
 
-interface Counted {
-  userId?: number;
-  count?: number;
+/** The session every contender holds: a user with roles, and a small cart. */
+interface User {
+  id: number;
+  name: string;
+  roles: string[];
+}
+interface Cart {
+  items: { sku: string; qty: number }[];
+  currency: string;
+}
+interface Data {
+  user?: User;
+  cart?: Cart;
+}
+
+function userFor(id: number): User {
+  return { id, name: `user ${id}`, roles: ['customer', 'newsletter', 'beta'] };
+}
+
+function newCart(): Cart {
+  return {
+    items: [
+      { sku: 'SKU-1001', qty: 1 },
+      { sku: 'SKU-2002', qty: 2 },
+    ],
+    currency: 'EUR',
+  };
 }
 
 @Injectable()
@@ -43,36 +73,41 @@ class NoopInterceptor implements NestInterceptor {
   }
 }
 
-/** Statements sent to PostgreSQL by this process, when counted (see countStatements). */
-let statements: number | null = null;
+/** Round trips this process has made to its store (Redis commands, PostgreSQL statements). */
+let roundTrips = 0;
 /** Requests this process has received, /__cpu included. */
 let received = 0;
 
 /**
- * Counts every statement any pg client of this process sends (the pool's
- * `query` goes through the client's), whichever library sends it: how the
- * driver gets PostgreSQL round trips per request, as it reads Redis commands
- * from INFO commandstats.
+ * Counts what every client of this process sends its store, whichever library
+ * sends it: one Redis command or one PostgreSQL statement is one round trip.
  */
-async function countStatements(): Promise<void> {
-  const specifier: string = 'pg';
-  const { default: pg } = (await import(specifier)) as {
-    default: { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
-  };
-  const query = pg.Client.prototype.query;
-  statements = 0;
+function countRoundTrips(): void {
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
   pg.Client.prototype.query = function counted(this: unknown, ...args: unknown[]) {
-    statements! += 1;
+    roundTrips += 1;
     return query.apply(this, args);
+  } as never;
+  // A command can pass through sendCommand again (an offline queue flush): count it once.
+  const sent = new WeakSet<object>();
+  const proto = Redis.prototype as unknown as { sendCommand: (...args: unknown[]) => unknown };
+  const sendCommand = proto.sendCommand;
+  proto.sendCommand = function counted(this: unknown, ...args: unknown[]) {
+    const command = args[0] as object;
+    if (!sent.has(command)) {
+      sent.add(command);
+      roundTrips += 1;
+    }
+    return sendCommand.apply(this, args);
   };
 }
 
 @Controller()
 class CpuController {
   @Get('__cpu')
-  cpu(): { cpu: number; rss: number; statements: number | null; received: number } {
+  cpu(): { cpu: number; rss: number; roundTrips: number; received: number } {
     const { user, system } = process.cpuUsage();
-    return { cpu: user + system, rss: process.memoryUsage.rss(), statements, received };
+    return { cpu: user + system, rss: process.memoryUsage.rss(), roundTrips, received };
   }
 }
 
@@ -94,23 +129,24 @@ class OursController {
   }
 
   @Get('read')
-  read(@Session() session: Session): { userId: unknown } {
-    return { userId: session.get('userId') };
+  read(@Session() session: Session<Data & Record<string, unknown>>): { name?: string } {
+    return { name: session.get('user')?.name };
   }
 
   @Get('write')
-  write(@Session() session: Session): { count: number } {
-    const count = ((session.get('count') as number | undefined) ?? 0) + 1;
-    session.set('count', count);
-    return { count };
+  write(@Session() session: Session<Data & Record<string, unknown>>): { qty: number } {
+    const cart = session.get('cart') ?? newCart();
+    cart.items[0].qty += 1;
+    session.set('cart', cart);
+    return { qty: cart.items[0].qty };
   }
 
   @Get('login')
-  login(@Session() session: Session): { userId: number } {
+  login(@Session() session: Session<Data & Record<string, unknown>>): { id: number } {
     logins += 1;
-    session.set('userId', logins);
-    session.set('count', 0);
-    return { userId: logins };
+    session.set('user', userFor(logins));
+    session.set('cart', newCart());
+    return { id: logins };
   }
 }
 
@@ -122,74 +158,43 @@ class ExpressSessionController {
   }
 
   @Get('read')
-  read(@Req() req: { session: Counted }): { userId: unknown } {
-    return { userId: req.session.userId };
+  read(@Req() req: { session: Data }): { name?: string } {
+    return { name: req.session.user?.name };
   }
 
   @Get('write')
-  write(@Req() req: { session: Counted }): { count: number } {
-    const count = (req.session.count ?? 0) + 1;
-    req.session.count = count;
-    return { count };
+  write(@Req() req: { session: Data }): { qty: number } {
+    const cart = (req.session.cart ??= newCart());
+    cart.items[0].qty += 1;
+    return { qty: cart.items[0].qty };
   }
 
   @Get('login')
-  login(@Req() req: { session: Counted }): { userId: number } {
+  login(@Req() req: { session: Data }): { id: number } {
     logins += 1;
-    req.session.userId = logins;
-    req.session.count = 0;
-    return { userId: logins };
+    req.session.user = userFor(logins);
+    req.session.cart = newCart();
+    return { id: logins };
   }
 }
 
-/** Where the RedisBackend build lands; it is written on another branch and may be missing. */
-export const REDIS_BACKEND_JS = fileURLToPath(
-  new URL('../../../dist/esm/backends/redis.backend.js', import.meta.url),
-);
-
-async function redisBackend(url: string): Promise<SessionBackend> {
-  if (!existsSync(REDIS_BACKEND_JS)) throw new Error('RedisBackend not built');
-  const specifier: string = 'pselfastapise-async/backends/redis';
-  const { RedisBackend } = (await import(specifier)) as {
-    RedisBackend: new (options: { client: Redis }) => SessionBackend;
-  };
-  return new RedisBackend({ client: new Redis(url) });
+function ourBackend(contender: Contender, urls: { redis: string; database: string }) {
+  if (contender.store === 'redis') return new RedisBackend({ client: new Redis(urls.redis) });
+  if (contender.store === 'postgres')
+    return new PostgresBackend({ connectionString: urls.database });
+  return new MemoryBackend();
 }
 
-/** Where the PostgresBackend build lands; it is written on another branch and may be missing. */
-export const POSTGRES_BACKEND_JS = fileURLToPath(
-  new URL('../../../dist/esm/backends/postgres.backend.js', import.meta.url),
-);
-
-async function postgresBackend(databaseUrl: string): Promise<SessionBackend> {
-  if (!existsSync(POSTGRES_BACKEND_JS)) throw new Error('PostgresBackend not built');
-  const specifier: string = 'pselfastapise-async/backends/postgres';
-  const { PostgresBackend } = (await import(specifier)) as {
-    PostgresBackend: new (options: { connectionString: string }) => SessionBackend;
-  };
-  return new PostgresBackend({ connectionString: databaseUrl });
-}
-
-async function expressSession(
-  store: 'memory' | 'redis' | 'postgres',
-  rolling: boolean,
-  urls: { redis: string; database: string },
-) {
-  const { default: session } = await import('express-session');
-  let storeInstance: unknown;
-  if (store === 'redis') {
-    const { RedisStore } = await import('connect-redis');
-    storeInstance = new RedisStore({ client: new Redis(urls.redis), ttl: MAX_AGE });
+function expressSession(contender: Contender, urls: { redis: string; database: string }) {
+  let store: session.Store | undefined;
+  if (contender.store === 'redis') {
+    store = new RedisStore({ client: new Redis(urls.redis), ttl: MAX_AGE });
   }
-  if (store === 'postgres') {
+  if (contender.store === 'postgres') {
     // Its table is created once by the driver (bench/run.js) from connect-pg-simple's
     // table.sql, in a schema of its own: its default table name, session, is ours too.
-    const specifier: string = 'connect-pg-simple';
-    const { default: connectPgSimple } = (await import(specifier)) as {
-      default: (s: typeof session) => new (options: Record<string, unknown>) => unknown;
-    };
     const PgStore = connectPgSimple(session);
-    storeInstance = new PgStore({
+    store = new PgStore({
       conString: urls.database,
       schemaName: 'connect_pg_simple',
       ttl: MAX_AGE,
@@ -199,41 +204,31 @@ async function expressSession(
     secret: SECRET,
     resave: false,
     saveUninitialized: false,
-    rolling,
-    store: storeInstance,
+    rolling: contender.rolling,
+    store,
     cookie: { maxAge: MAX_AGE * 1000, httpOnly: true, sameSite: 'lax' },
   });
 }
 
-async function appModule(
-  name: ContenderName,
-  urls: { redis: string; database: string },
-): Promise<Type | DynamicModule> {
-  const contender = CONTENDERS[name];
+function appModule(name: ContenderName, urls: { redis: string; database: string }): Type {
+  const contender: Contender = CONTENDERS[name];
   const controllers: Type[] = [CpuController];
   const imports: DynamicModule[] = [];
   const providers: Provider[] = [];
   if (contender.kind === 'bare') controllers.push(BareController);
-  // The floor of any library built on a global interceptor: Nest's own cost
-  // of running one, with nothing in it.
+  // Nest's own cost of running one global interceptor, with nothing in it.
   if (name === 'bare-interceptor')
     providers.push({ provide: APP_INTERCEPTOR, useClass: NoopInterceptor });
   if (contender.kind === 'express-session') controllers.push(ExpressSessionController);
   if (contender.kind === 'ours') {
     controllers.push(OursController);
-    const backend =
-      contender.store === 'redis'
-        ? await redisBackend(urls.redis)
-        : contender.store === 'postgres'
-          ? await postgresBackend(urls.database)
-          : new MemoryBackend();
     imports.push(
       SessionModule.forRoot({
         secretKey: SECRET,
-        backend,
+        backend: ourBackend(contender, urls) as SessionBackend,
         maxAge: MAX_AGE,
         rolling: contender.rolling,
-        touchAfter: (contender as Contender).touchAfter,
+        ...contender.options,
       }),
     );
   }
@@ -247,20 +242,19 @@ async function main(): Promise<void> {
   if (!(name in CONTENDERS))
     throw new Error(`unknown contender ${name}: one of ${Object.keys(CONTENDERS).join(', ')}`);
   const urls = {
-    redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    database: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    redis: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+    database: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
   };
   const port = Number(process.env.PORT);
   if (!Number.isInteger(port) || port <= 0) throw new Error('PORT must be set');
-  const contender = CONTENDERS[name];
-  if (contender.store === 'postgres') await countStatements();
-  const app = await NestFactory.create(await appModule(name, urls), { logger: false });
+  const contender: Contender = CONTENDERS[name];
+  countRoundTrips();
+  const app = await NestFactory.create(appModule(name, urls), { logger: false });
   app.use((_req: unknown, _res: unknown, next: () => void) => {
     received += 1;
     next();
   });
-  if (contender.kind === 'express-session')
-    app.use(await expressSession(contender.store, contender.rolling, urls));
+  if (contender.kind === 'express-session') app.use(expressSession(contender, urls));
   await app.listen(port, '127.0.0.1');
   const stop = () => {
     void app.close().finally(() => process.exit(0));
