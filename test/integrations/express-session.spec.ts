@@ -1,7 +1,7 @@
 import { Controller, Get, Req, type INestApplication, type LoggerService } from '@nestjs/common';
 import session from 'express-session';
 import request from 'supertest';
-import { sessionMiddleware, SessionModule } from '../../src/index.js';
+import { Session, sessionMiddleware, SessionModule } from '../../src/index.js';
 import { createApp } from '../support/fixtures/app.js';
 import { SECRET } from '../support/fixtures/http.js';
 
@@ -10,7 +10,7 @@ import { SECRET } from '../support/fixtures/http.js';
 @Controller()
 class CountController {
   @Get('count')
-  count(@Req() req: { session: Record<string, unknown> }): unknown {
+  count(@Req() req: { session: Record<string, unknown> }, @Session() _session: unknown): unknown {
     req.session.count = ((req.session.count as number) ?? 0) + 1;
     return { count: req.session.count };
   }
