@@ -209,6 +209,7 @@ export class SessionStore {
       owner !== undefined &&
       (owner !== record.owner ||
         pending.refresh ||
+        lifetimeChanged ||
         this.index.seenDue(record.indexedAt, now, lifetimeOf(this.options, session)) ||
         this.index.stale(record.indexedAt, now, lifetimeOf(this.options, session)));
     const entered = reindex && owner !== record.owner;
@@ -277,6 +278,7 @@ export class SessionStore {
     await this.logins.enter(owner, storageKey, createdAt, data, request, id, {
       replaces,
       lifetime,
+      previousId: old?.id,
     });
     const meta = sessionMeta(session, createdAt, expiresAt, owner ? now : undefined);
     if (old) {

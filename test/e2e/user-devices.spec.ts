@@ -58,6 +58,12 @@ class DeviceController {
     return this.sessions.listSessions(userId, req);
   }
 
+  @Get('remember/:seconds')
+  remember(@Session() session: Session, @Param('seconds') seconds: string) {
+    session.setMaxAge(Number(seconds));
+    return { ok: true };
+  }
+
   @Get('logout')
   async logout(@Req() req: object) {
     await this.sessions.destroy(req);
@@ -423,4 +429,60 @@ describe('the describe option, given bad output', () => {
       expect(warn.mock.calls.map((call) => String(call[0])).join('\n')).toMatch(reason);
     },
   );
+
+  it.each([
+    ['the id it had before', (req: { session?: { id: string } }) => ({ sid: req.session?.id })],
+    [
+      "the request's signed cookie",
+      (req: { headers: Record<string, string | undefined> }) => ({ cookie: req.headers.cookie }),
+    ],
+  ])(
+    'that returns, on regenerate, %s: the login works, without a description',
+    async (_name, describe) => {
+      await boot(describe as (req: { session?: { id: string } }) => unknown);
+      const http = () => request(app.getHttpServer());
+      const visitor = cookieFrom(await http().get('/write').expect(200));
+      const cookie = cookieFrom(await http().get('/login/1').set('Cookie', visitor).expect(200));
+      expect(cookie).not.toBe(visitor);
+      const list = (await http().get('/sessions').set('Cookie', cookie).expect(200))
+        .body as Listed[];
+      expect(list).toHaveLength(1);
+      expect(list[0].description).toEqual({});
+      expect(JSON.stringify(list)).not.toContain(idOf(visitor.split('=')[1]));
+      expect(warn.mock.calls.map((call) => String(call[0])).join('\n')).toMatch(/session id/);
+    },
+  );
+});
+
+describe('an index entry after setMaxAge', () => {
+  let app: INestApplication;
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await app.close();
+  });
+
+  it('follows a lifetime lengthened right after login: log out everywhere still ends it', async () => {
+    app = await createApp({
+      imports: [
+        SessionModule.forRoot({
+          secretKey: SECRET,
+          maxAge: 60,
+          userKey: 'userId',
+          backend: new MemoryBackend(),
+        }),
+      ],
+      controllers: [DeviceController],
+    });
+    const http = () => request(app.getHttpServer());
+    const cookie = cookieFrom(await http().get('/sign-in/1').expect(200));
+    await http().get('/remember/3600').set('Cookie', cookie).expect(200);
+    // Past twice the old lifetime (the old entry's deadline), well within the new one.
+    jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 200_000);
+    await http().get('/me').set('Cookie', cookie).expect(200, { userId: 1 });
+    expect((await http().get('/logout-everywhere').set('Cookie', cookie).expect(200)).body).toEqual(
+      { ended: 1 },
+    );
+    await http().get('/me').set('Cookie', cookie).expect(200, { userId: null });
+  });
 });
