@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { Controller, Get, Logger, Param, Req, type INestApplication } from '@nestjs/common';
+import { config, map, take } from 'rxjs';
 import request from 'supertest';
 import {
   MemoryBackend,
@@ -484,5 +485,63 @@ describe('an index entry after setMaxAge', () => {
       { ended: 1 },
     );
     await http().get('/me').set('Cookie', cookie).expect(200, { userId: null });
+  });
+});
+
+describe('a SessionService.events subscriber that throws', () => {
+  let app: INestApplication;
+  let unhandled: jest.Mock;
+  let logged: jest.SpiedFunction<Logger['error']>;
+
+  beforeEach(() => {
+    unhandled = jest.fn();
+    config.onUnhandledError = unhandled;
+    logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    config.onUnhandledError = null;
+    jest.restoreAllMocks();
+    await app.close();
+  });
+
+  it('is logged; the other subscribers and the request go on, and nothing is rethrown', async () => {
+    app = await createApp({
+      imports: [
+        SessionModule.forRoot({
+          secretKey: SECRET,
+          userKey: 'userId',
+          backend: new MemoryBackend(),
+        }),
+      ],
+      controllers: [DeviceController],
+    });
+    const { events } = app.get(SessionService);
+    const seen: string[] = [];
+    const first: string[] = [];
+    events.subscribe(() => {
+      throw new Error('audit log down');
+    });
+    events
+      .pipe(
+        map((event) => {
+          if (event.type === 'created') throw new Error('bad operator');
+          return event;
+        }),
+      )
+      .subscribe();
+    events.pipe(take(1)).subscribe((event) => first.push(event.type));
+    events.subscribe({ next: (event) => seen.push(event.type) });
+    const http = () => request(app.getHttpServer());
+    const cookie = cookieFrom(await http().get('/sign-in/1').expect(200));
+    await http().get('/logout').set('Cookie', cookie).expect(200);
+    // rxjs reports an error it caught from a subscriber on a later turn.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(seen).toEqual(['created', 'destroyed']);
+    expect(first).toEqual(['created']);
+    expect(unhandled).not.toHaveBeenCalled();
+    const errors = logged.mock.calls.map((call) => String(call[0])).join('\n');
+    expect(errors).toMatch(/SessionService.events.*audit log down/);
+    expect(errors).toMatch(/bad operator/);
   });
 });
