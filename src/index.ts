@@ -2,6 +2,13 @@ export { SessionModule } from './session.module.js';
 export { SessionService } from './session.service.js';
 export { SessionInterceptor } from './session.interceptor.js';
 export { Session } from './decorators/index.js';
+export {
+  sessionMiddleware,
+  SessionMiddleware,
+  type SessionRequestHandler,
+} from './session.middleware.js';
+export { SessionCookie } from './session.cookie-view.js';
+export type { SessionCallback } from './session.state.js';
 export { SESSION_BACKEND, SESSION_OPTIONS } from './session.constants.js';
 export {
   type ResolvedSessionOptions,

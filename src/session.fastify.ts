@@ -99,12 +99,15 @@ export function registerFastifyHooks(
   instance: FastifyLike,
   commit: (request: object) => Promise<void>,
   failureMessage: string,
+  linked: (request: object) => void = () => undefined,
 ): void {
   if (instance[HOOKED]) return;
   instance[HOOKED] = true;
   instance.addHook('onRequest', ((request: SessionRequest, reply: unknown, done: () => void) => {
     request[REPLY] = reply;
     (request.raw as SessionRequest)[REPLY] = reply;
+    // Middleware (through middie) ran before this hook: its session may owe the reply a cookie.
+    linked(request);
     done();
   }) as never);
   instance.addHook('onSend', (async (

@@ -45,6 +45,22 @@ export const messages = {
   redisRestored: () => 'Redis connection restored',
   reservedKey: (key: string) =>
     `Session key "${key}" is reserved for the session's own bookkeeping: choose another key`,
+  reservedProperty: (key: string) =>
+    `Session key "${key}" is a name of the session's own API (a method, an accessor, or "then"): property access cannot store it. Use session.set('${key}', value) and session.get('${key}'), or choose another key`,
+  accessorProperty: (key: string) =>
+    `Session key "${key}" cannot be a getter or setter: sessions hold plain JSON values. Assign the value itself`,
+  sessionNotBound: () =>
+    'This session belongs to no request (made outside SessionService, or replaced by regenerate()): use request.session',
+  cookieReadOnly: (name: string) =>
+    `request.session.cookie.${name} is read-only: set request.session.cookie.maxAge (milliseconds, or null for a browser-session cookie) or call session.setMaxAge(seconds)`,
+  cookieMaxAge: (got: unknown) =>
+    `request.session.cookie.maxAge takes a positive number of milliseconds, at most 400 days (34560000000), or null for a browser-session cookie; got ${describe(got)}`,
+  foreignSession: (what: string) =>
+    `request.session was already set by another session middleware (${what}, such as express-session, cookie-session or @fastify/session): remove it (for express-session, the app.use(session({...})) line) — SessionModule provides request.session itself; where middleware needs it, use app.use(sessionMiddleware(app)) instead`,
+  middlewareWithoutModule: () =>
+    'sessionMiddleware(app) found no SessionService: import SessionModule.forRoot({ secretKey }) in the application module first',
+  reloadGone: () =>
+    'Session reload failed: the session is no longer stored (it expired or was destroyed); request.session is now a new, empty session',
   notJson: (key: string, path: string, what: string) =>
     `Session value for key "${key}" cannot be stored as JSON: ${what} at ${path}`,
   loadFailed: () => 'Session store unavailable: could not load the session',

@@ -107,6 +107,7 @@ export class SessionModule
         adapter.getInstance(),
         (request) => this.sessions.commit(request),
         messages.saveFailed(),
+        (request) => this.sessions.linked(request),
       );
     }
   }

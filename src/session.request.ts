@@ -10,6 +10,7 @@ import type { CookieChange } from './session.own-lifetime.js';
 import type { Pending, SessionStore } from './session.store.js';
 import { answersInHeader, readToken } from './session.transport.js';
 import { isModified, Session, sessionInternals } from './session.js';
+import type { SessionCalls } from './session.state.js';
 
 /** @internal One request's session and what remains to do for it. */
 export interface RequestState {
@@ -32,6 +33,8 @@ export interface RequestState {
    */
   managed: boolean;
   saving?: Promise<void>;
+  /** A cookie change made before the response was known (Fastify middleware runs before its link). */
+  deferred?: CookieChange;
 }
 
 /**
@@ -83,6 +86,9 @@ export function loadingSession(request: SessionRequest): Promise<Session> | unde
  * on the response, armed on the first change, before the response goes out.
  */
 export class RequestSessions {
+  /** The express-session methods' implementation, bound to every session loaded here. */
+  calls: SessionCalls | undefined;
+
   constructor(
     private readonly store: SessionStore,
     private readonly signer: SessionSigner,
@@ -133,7 +139,10 @@ export class RequestSessions {
   apply(state: RequestState, change: CookieChange | undefined): void {
     if (change === undefined) return;
     const response = this.responseFor(state);
-    if (!response) return;
+    if (!response) {
+      state.deferred = change;
+      return;
+    }
     const value = change === 'clear' ? '' : (change.value ?? this.signer.sign(change.id));
     if (answersInHeader(state.holder, this.options)) {
       if (change === 'clear' || !change.resend) response.setToken(this.options.headerName, value);
@@ -145,6 +154,15 @@ export class RequestSessions {
       this.options.cookieName,
       serializeCookie(this.options, value, maxAge, Date.now(), persistent),
     );
+  }
+
+  /** Fastify linked the request to its reply: applies a cookie change made before. */
+  linked(request: object): void {
+    const state = this.stateOf(request);
+    const change = state?.deferred;
+    if (change === undefined) return;
+    state!.deferred = undefined;
+    this.apply(state!, change);
   }
 
   /** True when the request carries a session value (valid or not) by a transport in use. */
@@ -179,6 +197,8 @@ export class RequestSessions {
 
   private begin(req: SessionRequest): RequestState {
     const holder = holderOf(req);
+    refuseForeign(req.session);
+    if (holder !== req) refuseForeign(holder.session);
     const state: RequestState = {
       loading: undefined as unknown as Promise<Session>,
       holder,
@@ -219,33 +239,60 @@ export class RequestSessions {
   }
 
   private attach(req: SessionRequest, state: RequestState, session: Session): void {
+    this.install(state, session);
+  }
+
+  /** Makes `session` the request's session (on the Node request and Fastify's wrapper). */
+  private install(state: RequestState, session: Session): void {
     state.session = session;
-    req.session = session;
-    if (state.holder !== req) state.holder.session = session;
+    state.holder.session = session;
+    if (state.request !== state.holder) state.request.session = session;
+    internals.bind(session, this.calls, state);
     this.watch(state, session);
+  }
+
+  /**
+   * Puts `fresh` in place of the request's session (express-session's
+   * `regenerate(cb)`): the previous object keeps its data but is no longer
+   * saved.
+   */
+  replace(state: RequestState, fresh: Session): void {
+    const previous = state.session;
+    if (previous) {
+      internals.onChange(previous, undefined);
+      internals.bind(previous, undefined);
+    }
+    state.loading = Promise.resolve(fresh);
+    this.install(state, fresh);
+  }
+
+  /** Saves what changed now (express-session's `save(cb)`); rejects with a 503 when the backend fails. */
+  saveNow(state: RequestState): Promise<void> {
+    return this.commitState(state);
   }
 
   /**
    * Arms the response hook the first time there is something to save, so
    * that requests which never change their session pay nothing for it.
    */
-  private watch(state: RequestState, session: Session): void {
+  watch(state: RequestState, session: Session): void {
     if (state.hooked) return;
     if (isModified(session) || state.pending.touch || state.pending.refresh) {
-      this.hook(state, session);
+      this.hook(state);
       return;
     }
-    internals.onChange(session, () => this.hook(state, session));
+    internals.onChange(session, () => this.hook(state));
   }
 
-  private hook(state: RequestState, session: Session): void {
+  private hook(state: RequestState): void {
     if (state.hooked || state.managed) return;
     const response = this.responseFor(state);
     if (!response) return;
     state.hooked = true;
     response.guard(
       () => {
-        if (!state.failed) this.apply(state, this.store.prepare(session));
+        // The request's session now: regenerate(cb) may have replaced it.
+        if (!state.failed && state.session) this.apply(state, this.store.prepare(state.session));
       },
       () => this.commitState(state),
       messages.saveFailed(),
@@ -280,3 +327,12 @@ export class RequestSessions {
 }
 
 function noop(): void {}
+
+/** Another session middleware's `request.session` is never overwritten: it would break that middleware. */
+function refuseForeign(current: unknown): void {
+  if (current == null || current instanceof Session) return;
+  const name = (current as object).constructor?.name;
+  throw new Error(
+    messages.foreignSession(name && name !== 'Object' ? `a ${name}` : typeof current),
+  );
+}

@@ -6,6 +6,7 @@ import { unavailable } from './session.errors.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { recordOf } from './session.record.js';
+import { ExpressSessionCalls } from './session.callbacks.js';
 import { RequestSessions, type RequestState } from './session.request.js';
 import { SessionSigner } from './session.signer.js';
 import { bindSocket, loadForSocket, saveForSocket } from './session.socket.js';
@@ -88,6 +89,9 @@ export class SessionService implements OnModuleDestroy {
     });
     const signer = new SessionSigner(options.secretKeys);
     this.requests = new RequestSessions(this.store, signer, options, this.logger);
+    this.requests.calls = new ExpressSessionCalls(this.store, this.requests, options, (request) =>
+      this.destroy(request),
+    );
   }
 
   /**
@@ -284,6 +288,11 @@ export class SessionService implements OnModuleDestroy {
    */
   commit(request: object): Promise<void> {
     return this.requests.commit(request);
+  }
+
+  /** @internal Fastify linked the request to its reply (middleware may have run before). */
+  linked(request: object): void {
+    this.requests.linked(request);
   }
 
   /** The storage key of the request's session, if it is stored. */

@@ -101,6 +101,7 @@ export class SessionStore {
     headersSent: boolean,
     request?: object,
   ): Promise<CookieChange | undefined> {
+    internals.check(session);
     const record = recordOf(session);
     const now = Date.now();
     if (!record?.stored) return this.create(session, headersSent, now, request);
@@ -175,6 +176,7 @@ export class SessionStore {
    * is gone, the session becomes new and empty and nothing is stored.
    */
   async regenerate(session: Session, request?: object): Promise<CookieChange | undefined> {
+    internals.check(session);
     const old = recordOf(session)?.stored ? recordOf(session) : undefined;
     if (session.keys().length === 0) {
       if (old) {
@@ -234,12 +236,17 @@ export class SessionStore {
 
   /** Deletes a stored session's record and index entry; the session becomes new and empty. */
   async destroy(session: Session): Promise<void> {
+    await this.end(session);
+    internals.reset(session);
+  }
+
+  /** Deletes a stored session's record and index entry, leaving the object as it is. */
+  async end(session: Session): Promise<void> {
     const record = recordOf(session);
     if (record?.stored) {
       await this.index.end(record.owner, [record.storageKey]);
       this.logins.report('destroyed', record.storageKey, internals.data(session), 'logout');
     }
-    internals.reset(session);
   }
 
   /** A new session's first save: nothing unless it has data. */

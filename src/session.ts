@@ -1,13 +1,45 @@
 import type { SessionData } from './backends/session-backend.js';
-import { META_KEY } from './session.constants.js';
+import { accessHandler, reservedNames } from './session.access.js';
 import { MAX_COOKIE_MAX_AGE } from './session.constants.js';
-import { SessionValueError } from './session.errors.js';
-import { copyJson, toJsonValue } from './session.json.js';
+import type { SessionCookie } from './session.cookie-view.js';
+import { copyJson } from './session.json.js';
 import { messages } from './session.messages.js';
 import { recordOf, setRecord } from './session.record.js';
+import {
+  changedNow,
+  deleteValue,
+  markSaved,
+  newState,
+  reconcile,
+  resetState,
+  setValue,
+  STATE,
+  type SessionCallback,
+  type SessionCalls,
+  type SessionLifetime,
+  type SessionState,
+} from './session.state.js';
 
-// Assigned by the class's static block, which alone can reach its private fields.
-let internals!: SessionInternals;
+export type { SessionLifetime } from './session.state.js';
+
+/** The state of a session (reached through the proxy: its own symbol key). */
+function st(session: object): SessionState {
+  return (session as { [STATE]: SessionState })[STATE];
+}
+
+/**
+ * Makes every session a proxy over itself, with one handler shared by all
+ * sessions. The state sits on the target under a module-private symbol
+ * rather than in private fields: V8 reaches a private field on a proxy
+ * several times slower than a property through the handler.
+ */
+class SessionBase {
+  constructor(state: SessionState) {
+    // Assigned, not defined: defineProperty costs several times more here.
+    (this as { [STATE]?: SessionState })[STATE] = state;
+    return new Proxy(this, handler);
+  }
+}
 
 /**
  * One request's session: a small map of JSON values. Get it in a handler with
@@ -15,57 +47,26 @@ let internals!: SessionInternals;
  * same object is `request.session`. Changes are saved after the handler, and
  * only the keys that changed are written (on backends that support it).
  *
- * Values must be JSON-serialisable; reading returns copies, so mutating a
- * nested object changes nothing until it is `set` again.
+ * Values must be JSON-serialisable. `get` returns copies, so mutating a
+ * nested object it returned changes nothing until it is `set` again.
+ *
+ * It also speaks express-session's API, for code written for it (Passport,
+ * connect-flash): data keys as properties (`session.views++`,
+ * `session.cart.push(item)`: a nested object read this way is live, and its
+ * changes are saved), `regenerate(cb)`, `save(cb)`, `destroy(cb)`,
+ * `reload(cb)`, `touch()` and `cookie`. A key named like a method or accessor
+ * of the session (`get`, `save`, `cookie`, `id`…, or `then`) is reachable only
+ * through `get` / `set`.
  *
  * @example
  * session.set('cart', [...session.get('cart', []), item]);
+ * // or, express-session style:
+ * (req.session.cart ??= []).push(item);
  */
-export class Session<T extends SessionData = SessionData> {
-  #data: Record<string, unknown>;
-  /** Keys set since the last save. */
-  readonly #changed = new Set<string>();
-  /** Keys deleted since the last save. */
-  readonly #deleted = new Set<string>();
-  /** Called on the first change after a save. */
-  #onChange: (() => void) | undefined;
-  /** The session's own lifetime and cookie kind (undefined: the module's). */
-  #lifetime: SessionLifetime = {};
-  /** `#lifetime` changed since the last save. */
-  #lifetimeChanged = false;
-
-  static {
-    internals = {
-      data: (session) => session.#data,
-      changed: (session) => session.#changed,
-      deleted: (session) => session.#deleted,
-      lifetime: (session) => session.#lifetime,
-      lifetimeChanged: (session) => session.#lifetimeChanged,
-      restoreLifetime: (session, lifetime) => {
-        session.#lifetime = lifetime;
-      },
-      saved: (session) => {
-        session.#changed.clear();
-        session.#deleted.clear();
-        session.#lifetimeChanged = false;
-      },
-      reset: (session) => {
-        session.#data = {};
-        session.#changed.clear();
-        session.#deleted.clear();
-        session.#lifetime = {};
-        session.#lifetimeChanged = false;
-        setRecord(session, undefined);
-      },
-      onChange: (session, listener) => {
-        session.#onChange = listener;
-      },
-    };
-  }
-
+export class Session<T extends SessionData = SessionData> extends SessionBase {
   /** @internal Sessions are made by `SessionService`, not by applications. */
   constructor(data: Record<string, unknown> = {}) {
-    this.#data = data;
+    super(newState(data));
   }
 
   /** The session id; `''` until a new session is first saved. */
@@ -80,7 +81,7 @@ export class Session<T extends SessionData = SessionData> {
 
   /** The session's own lifetime in seconds (`setMaxAge`), or undefined: the module's `maxAge`. */
   get maxAge(): number | undefined {
-    return this.#lifetime.maxAge;
+    return st(this).lifetime.maxAge;
   }
 
   /**
@@ -117,13 +118,23 @@ export class Session<T extends SessionData = SessionData> {
     if (persistent !== undefined && typeof persistent !== 'boolean') {
       throw new TypeError(messages.invalidPersistent(persistent));
     }
-    this.#lifetime = {
+    const state = st(this);
+    state.lifetime = {
       maxAge: seconds ?? undefined,
-      persistent: persistent ?? this.#lifetime.persistent,
+      persistent: persistent ?? state.lifetime.persistent,
     };
-    this.#lifetimeChanged = true;
-    this.#changedNow();
+    state.lifetimeChanged = true;
+    changedNow(state);
     return this;
+  }
+
+  /**
+   * The session cookie, as express-session describes it (read-only):
+   * `maxAge` (ms left), `expires`, `originalMaxAge`, `httpOnly`, `secure`,
+   * `sameSite`, `path`, `domain`. The lifetime is set by the module's options.
+   */
+  get cookie(): SessionCookie {
+    return callsOf(this).cookie(st(this).context) as SessionCookie;
   }
 
   /** A copy of the value under `key`, or `fallback` (else `undefined`) when absent. */
@@ -131,7 +142,8 @@ export class Session<T extends SessionData = SessionData> {
   get<K extends keyof T>(key: K, fallback: T[K]): T[K];
   get<K extends keyof T>(key: K, fallback?: T[K]): T[K] | undefined {
     const name = String(key);
-    return Object.hasOwn(this.#data, name) ? copyJson(this.#data[name] as T[K]) : fallback;
+    const data = st(this).data;
+    return Object.hasOwn(data, name) ? copyJson(data[name] as T[K]) : fallback;
   }
 
   /**
@@ -142,59 +154,128 @@ export class Session<T extends SessionData = SessionData> {
    * unchanged.
    */
   set<K extends keyof T>(key: K, value: T[K]): this {
-    // A number key is its string, as for any object; a symbol has no JSON.
-    if (typeof key !== 'string' && typeof key !== 'number') {
-      throw new SessionValueError(messages.invalidKey(String(key)));
-    }
-    const name = String(key);
-    if (name === META_KEY) throw new SessionValueError(messages.reservedKey(name));
-    // Assigning "__proto__" would replace the data object's prototype, not store a value.
-    if (name === '__proto__') throw new SessionValueError(messages.prototypeKey(name));
-    this.#data[name] = toJsonValue(name, value);
-    this.#deleted.delete(name);
-    this.#changed.add(name);
-    this.#changedNow();
+    setValue(st(this), key, value, false);
     return this;
   }
 
   /** True when `key` holds a value. */
   has(key: keyof T): boolean {
-    return Object.hasOwn(this.#data, String(key));
+    return Object.hasOwn(st(this).data, String(key));
   }
 
   /** Removes `key`; true when it was there. */
   delete(key: keyof T): boolean {
-    const name = String(key);
-    if (!Object.hasOwn(this.#data, name)) return false;
-    delete this.#data[name];
-    this.#changed.delete(name);
-    this.#deleted.add(name);
-    this.#changedNow();
-    return true;
+    return deleteValue(st(this), String(key));
   }
 
   /** Removes every key. A stored session emptied this way is deleted and its cookie cleared. */
   clear(): void {
-    for (const name of Object.keys(this.#data)) this.delete(name);
+    for (const name of Object.keys(st(this).data)) deleteValue(st(this), name);
   }
 
   /** The keys that hold a value. */
   keys(): (keyof T)[] {
-    return Object.keys(this.#data) as (keyof T)[];
+    return Object.keys(st(this).data) as (keyof T)[];
   }
 
   /** A copy of all values. */
   toJSON(): Partial<T> {
-    return copyJson(this.#data) as Partial<T>;
+    return copyJson(st(this).data) as Partial<T>;
   }
 
-  #changedNow(): void {
-    const listener = this.#onChange;
-    if (listener) {
-      this.#onChange = undefined;
-      listener();
-    }
+  /**
+   * express-session's `regenerate`: the stored record is deleted and
+   * `request.session` becomes a new, empty session (a new object, with a new
+   * id once it is saved); then `callback`. Passport calls it at login and
+   * logout. To keep the data, use `SessionService.regenerate(request)`.
+   */
+  regenerate(callback?: SessionCallback): this {
+    callsOf(this).regenerate(st(this).context, callback ?? noop);
+    return this;
   }
+
+  /** express-session's `save`: saves what changed now, then `callback`. */
+  save(callback?: SessionCallback): this {
+    callsOf(this).save(st(this).context, callback ?? noop);
+    return this;
+  }
+
+  /**
+   * express-session's `destroy`: the record is deleted and the cookie
+   * cleared, then `callback`. This session becomes new and empty (it stays
+   * `request.session`, where express-session leaves `undefined`).
+   */
+  destroy(callback?: SessionCallback): this {
+    callsOf(this).destroy(st(this).context, callback ?? noop);
+    return this;
+  }
+
+  /**
+   * express-session's `reload`: reads the stored data again, dropping
+   * unsaved changes, then `callback` (with an error when the record is gone;
+   * the session is then new and empty).
+   */
+  reload(callback?: SessionCallback): this {
+    callsOf(this).reload(st(this).context, callback ?? noop);
+    return this;
+  }
+
+  /**
+   * express-session's `touch`, kept so that code calling it still runs: it
+   * changes nothing here. With `rolling`, every request that loads the
+   * session extends it by `maxAge` already; without it, the expiry is fixed
+   * at creation.
+   */
+  touch(): this {
+    return this;
+  }
+
+  /** What `console.log(session)` shows: its data (not its bookkeeping). */
+  [Symbol.for('nodejs.util.inspect.custom')](): unknown {
+    return this.toJSON();
+  }
+}
+
+// Made once the class exists: its own names are not data keys.
+const handler = accessHandler(reservedNames(Session.prototype)) as ProxyHandler<object>;
+
+const internals: SessionInternals = {
+  data: (session) => st(session).data,
+  changed: (session) => st(session).changed,
+  deleted: (session) => st(session).deleted,
+  lifetime: (session) => st(session).lifetime,
+  lifetimeChanged: (session) => st(session).lifetimeChanged,
+  restoreLifetime: (session, lifetime) => {
+    st(session).lifetime = lifetime;
+  },
+  saved: (session) => markSaved(st(session)),
+  reset: (session, data) => {
+    resetState(st(session), data);
+    setRecord(session, undefined);
+  },
+  onChange: (session, listener) => {
+    st(session).onChange = listener;
+  },
+  bind: (session, calls, context) => {
+    const state = st(session);
+    state.calls = calls;
+    state.context = context;
+  },
+  reconcile: (session) => reconcile(st(session)),
+  check: (session) => {
+    const state = st(session);
+    reconcile(state);
+    if (state.invalid) throw state.invalid;
+  },
+};
+
+function noop(): void {}
+
+/** The express-session methods' implementation for the session's request. */
+function callsOf(session: object): SessionCalls {
+  const calls = st(session).calls;
+  if (!calls) throw new Error(messages.sessionNotBound());
+  return calls;
 }
 
 /**
@@ -204,24 +285,24 @@ export class Session<T extends SessionData = SessionData> {
  */
 export interface SessionInternals {
   data(session: Session): Readonly<Record<string, unknown>>;
+  changed(session: Session): ReadonlySet<string>;
+  deleted(session: Session): ReadonlySet<string>;
   lifetime(session: Session): Readonly<SessionLifetime>;
   lifetimeChanged(session: Session): boolean;
   /** Sets the lifetime a stored record has, without counting it as a change. */
   restoreLifetime(session: Session, lifetime: SessionLifetime): void;
-  changed(session: Session): ReadonlySet<string>;
-  deleted(session: Session): ReadonlySet<string>;
   /** Forgets what changed: the current state is saved. */
   saved(session: Session): void;
-  /** Turns the session into a new, empty one, without an id. */
-  reset(session: Session): void;
+  /** Turns the session into a new one, without an id: empty, or holding `data` (unchanged). */
+  reset(session: Session, data?: Record<string, unknown>): void;
   /** Calls `listener` once, on the next change. */
   onChange(session: Session, listener: (() => void) | undefined): void;
-}
-
-/** @internal A session's own lifetime (seconds) and cookie kind; undefined: the module's. */
-export interface SessionLifetime {
-  maxAge?: number;
-  persistent?: boolean;
+  /** Ties the express-session methods to a request (`calls` undefined: to none). */
+  bind(session: Session, calls: SessionCalls | undefined, context?: unknown): void;
+  /** Takes in changes made to live values (see `check`). */
+  reconcile(session: Session): void;
+  /** Takes in changes made to live values; throws when one can no longer be stored. */
+  check(session: Session): void;
 }
 
 /** @internal */
@@ -231,9 +312,8 @@ export function sessionInternals(): SessionInternals {
 
 /** @internal True when `session` changed since it was loaded or last saved. */
 export function isModified(session: Session): boolean {
-  return (
-    internals.changed(session).size > 0 ||
-    internals.deleted(session).size > 0 ||
-    internals.lifetimeChanged(session)
-  );
+  const changed = internals.changed(session);
+  const deleted = internals.deleted(session);
+  if (changed.size === 0 && deleted.size === 0) internals.reconcile(session);
+  return changed.size > 0 || deleted.size > 0 || internals.lifetimeChanged(session);
 }
