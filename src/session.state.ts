@@ -164,6 +164,44 @@ export function markSaved(state: SessionState): void {
   state.lifetimeChanged = false;
 }
 
+/** @internal The changes a save in flight is writing (see `takeChanges`). */
+export interface TakenChanges {
+  readonly changed: ReadonlySet<string>;
+  readonly deleted: ReadonlySet<string>;
+  readonly lifetimeChanged: boolean;
+}
+
+/**
+ * @internal Hands the changes made so far to a save about to write them:
+ * the session counts as saved, and what changes while the write is in flight
+ * stays pending for the next save. Called in the same tick as the write is
+ * built from the session.
+ */
+export function takeChanges(state: SessionState): TakenChanges {
+  const taken = {
+    changed: new Set(state.changed),
+    deleted: new Set(state.deleted),
+    lifetimeChanged: state.lifetimeChanged,
+  };
+  markSaved(state);
+  return taken;
+}
+
+/**
+ * @internal The save that took `taken` failed: its changes are pending
+ * again, except a key changed or deleted since, whose newer state wins.
+ */
+export function restoreChanges(state: SessionState, taken: TakenChanges): void {
+  const { changed, deleted, data } = state;
+  for (const name of taken.changed) {
+    if (!changed.has(name) && !deleted.has(name) && Object.hasOwn(data, name)) changed.add(name);
+  }
+  for (const name of taken.deleted) {
+    if (!changed.has(name) && !deleted.has(name) && !Object.hasOwn(data, name)) deleted.add(name);
+  }
+  if (taken.lifetimeChanged) state.lifetimeChanged = true;
+}
+
 /** @internal Empty, with nothing to save. */
 export function resetState(state: SessionState, data: Record<string, unknown> = {}): void {
   state.data = data;

@@ -12,12 +12,15 @@ import {
   newState,
   reconcile,
   resetState,
+  restoreChanges,
   setValue,
   STATE,
+  takeChanges,
   type SessionCallback,
   type SessionCalls,
   type SessionLifetime,
   type SessionState,
+  type TakenChanges,
 } from './session.state.js';
 
 export type { SessionLifetime } from './session.state.js';
@@ -249,6 +252,8 @@ const internals: SessionInternals = {
     st(session).lifetime = lifetime;
   },
   saved: (session) => markSaved(st(session)),
+  take: (session) => takeChanges(st(session)),
+  restore: (session, taken) => restoreChanges(st(session), taken),
   reset: (session, data) => {
     resetState(st(session), data);
     setRecord(session, undefined);
@@ -293,6 +298,10 @@ export interface SessionInternals {
   restoreLifetime(session: Session, lifetime: SessionLifetime): void;
   /** Forgets what changed: the current state is saved. */
   saved(session: Session): void;
+  /** Hands what changed so far to a save about to write it; later changes stay pending. */
+  take(session: Session): TakenChanges;
+  /** A save that took `taken` failed: its changes are pending again (newer ones win). */
+  restore(session: Session, taken: TakenChanges): void;
   /** Turns the session into a new one, without an id: empty, or holding `data` (unchanged). */
   reset(session: Session, data?: Record<string, unknown>): void;
   /** Calls `listener` once, on the next change. */
