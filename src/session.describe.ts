@@ -9,7 +9,8 @@ export const MAX_DESCRIPTION_BYTES = 1024;
  * @internal Runs the `describe` option safely: its result becomes the JSON
  * text kept with the user-index entry, or nothing (with a logged warning)
  * when it throws, returns something other than a plain object of JSON
- * values, is larger than MAX_DESCRIPTION_BYTES, or holds the session id. A
+ * values, is larger than MAX_DESCRIPTION_BYTES, or holds the session id (the
+ * new one or, on `regenerate`, the old one, so also the cookie's value). A
  * description is never a reason to lose a login.
  */
 export class Describer {
@@ -18,8 +19,17 @@ export class Describer {
     private readonly logger: Logger,
   ) {}
 
-  /** The JSON text describing the session `sessionId` of `request`, or undefined. */
-  describeRequest(request: object | undefined, sessionId: string): string | undefined {
+  /**
+   * The JSON text describing the session `sessionId` of `request`, or
+   * undefined. `previousId`: the id the session had before `regenerate`
+   * (which the request's cookie or token still holds, signed): a description
+   * holding either id, or that signed value, is refused.
+   */
+  describeRequest(
+    request: object | undefined,
+    sessionId: string,
+    previousId?: string,
+  ): string | undefined {
     if (!this.describe || request === undefined) return undefined;
     let value: unknown;
     try {
@@ -37,7 +47,7 @@ export class Describer {
         `returned ${bytes} bytes of JSON, more than the ${MAX_DESCRIPTION_BYTES} allowed`,
       );
     }
-    if (sessionId !== '' && text.includes(sessionId)) {
+    if ([sessionId, previousId].some((id) => id !== undefined && id !== '' && text.includes(id))) {
       return this.omit('returned the session id, which must never be stored with the index');
     }
     return text;

@@ -19,8 +19,8 @@ export class Logins {
   ) {}
 
   /**
-   * Indexes session `key` (id `sessionId`) for `owner`, described from
-   * `request`; sessions ended to make room are reported. Throws a
+   * Indexes session `key` (id `sessionId`, regenerated from `previousId`)
+   * for `owner`, described from `request`; sessions ended to make room are reported. Throws a
    * `SessionLimitError` when the limit rejects it.
    */
   async enter(
@@ -30,11 +30,12 @@ export class Logins {
     data: Readonly<Record<string, unknown>>,
     request: object | undefined,
     sessionId: string,
-    entry: { replaces?: string; lifetime?: number } = {},
+    entry: { replaces?: string; lifetime?: number; previousId?: string } = {},
   ): Promise<void> {
     if (owner === undefined) return;
-    const info = this.describer?.describeRequest(request, sessionId);
-    const evicted = await this.index.enter(owner, key, createdAt, info, entry);
+    const { previousId, ...rest } = entry;
+    const info = this.describer?.describeRequest(request, sessionId, previousId);
+    const evicted = await this.index.enter(owner, key, createdAt, info, rest);
     for (const ended of evicted) this.report('destroyed', ended, data, 'limit');
   }
 

@@ -190,6 +190,35 @@ describe('resolveSessionOptions', () => {
     expect(() => resolve(options)).toThrow(message);
   });
 
+  it.each([
+    'Location',
+    'origin',
+    'referer',
+    'cache-control',
+    'access-control-expose-headers',
+    'proxy-authorization',
+    'set-cookie',
+    'host',
+    'content-language',
+    'transfer-encoding',
+    'connection',
+    'keep-alive',
+    'upgrade',
+    'te',
+    'trailer',
+    'sec-fetch-site',
+  ])('refuses headerName %s, which already means something', (headerName) => {
+    expect(() => resolve({ transport: 'header', headerName })).toThrow(SessionOptionsError);
+    expect(() => resolve({ transport: 'header', headerName })).toThrow(/already means something/);
+  });
+
+  it.each(['x-session-token', 'x-content-id', 'session-origin'])(
+    'accepts headerName %s, a header of its own',
+    (headerName) => {
+      expect(resolve({ transport: 'header', headerName }).headerName).toBe(headerName);
+    },
+  );
+
   it('accepts a maxAge of exactly 400 days, and a longer absoluteTimeout', () => {
     expect(resolve({ maxAge: 34_560_000, absoluteTimeout: 100_000_000 })).toMatchObject({
       maxAge: 34_560_000,

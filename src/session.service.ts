@@ -64,12 +64,14 @@ export class SessionService implements OnModuleDestroy {
   private readonly index: UserIndex;
   private readonly store: SessionStore;
   private readonly requests: RequestSessions;
-  private readonly emitter = new SessionEvents();
+  private readonly emitter = new SessionEvents(this.logger);
 
   /**
    * Sessions created, regenerated, destroyed (with the reason) and found
    * expired, each reported once the backend confirmed it. Completes when the
-   * application shuts down.
+   * application shuts down. A subscriber that throws is logged (the error
+   * level of the `Session` logger): the other subscribers and the request
+   * are unaffected.
    *
    * @example
    * this.sessions.events.subscribe((event) => this.audit.log(event));

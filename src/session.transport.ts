@@ -6,16 +6,35 @@ import { COOKIE_NAME, type ResolvedSessionOptions } from './session.options.js';
 
 const TRANSPORTS: readonly string[] = ['cookie', 'header'];
 /** Headers that already mean something to browsers, proxies or this module. */
-const RESERVED_HEADERS: readonly string[] = [
+/**
+ * Headers `headerName` may not be: they already mean something to browsers,
+ * proxies or the HTTP connection (hop-by-hop headers among them), or a
+ * browser's fetch cannot send them.
+ */
+const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   'cookie',
   'set-cookie',
   'host',
   'authorization',
-  'content-type',
-  'content-length',
-  'transfer-encoding',
+  'location',
+  'origin',
+  'referer',
+  'cache-control',
+  'pragma',
+  'expires',
+  'vary',
+  'date',
+  'forwarded',
+  // Hop-by-hop (RFC 9110 7.6.1, and their historic companions).
   'connection',
-];
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+]);
+/** Whole families: `content-*` (the body), CORS, and the browser's forbidden `proxy-*` and `sec-*`. */
+const RESERVED_PREFIXES: readonly string[] = ['content-', 'access-control-', 'proxy-', 'sec-'];
 const DEFAULT_HEADER_NAME = 'x-session-token';
 /** A signed value is far shorter; longer headers are treated as carrying no session. */
 const MAX_TOKEN_LENGTH = 256;
@@ -50,7 +69,7 @@ export function resolveHeaderName(value: unknown, header: boolean): string {
     );
   }
   const name = value.toLowerCase();
-  if (RESERVED_HEADERS.includes(name)) {
+  if (RESERVED_HEADERS.has(name) || RESERVED_PREFIXES.some((prefix) => name.startsWith(prefix))) {
     throw new SessionOptionsError(messages.headerNameReserved(value));
   }
   if (!header) throw new SessionOptionsError(messages.headerNameWithoutHeader());

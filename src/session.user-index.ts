@@ -158,7 +158,11 @@ export class UserIndex {
    */
   async kept(owner: string | undefined, key: string): Promise<boolean> {
     if (owner === undefined || this.limit?.onLimit !== 'evict-oldest') return true;
-    if ((await this.list(owner)).some((entry) => entry.id === key)) return true;
+    const has = this.capabilities.limit?.indexHas;
+    const present = has
+      ? await has.call(this.capabilities.limit, owner, key)
+      : (await this.list(owner)).some((entry) => entry.id === key);
+    if (present) return true;
     await this.capabilities.backend.destroy(key);
     return false;
   }

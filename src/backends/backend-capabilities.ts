@@ -49,6 +49,7 @@ export interface SessionLimitCapability {
     details: IndexEntryDetails,
     limit: SessionLimit,
   ): Promise<LimitedAdd>;
+  indexHas?(owner: string, id: string): Promise<boolean>;
 }
 
 export function hasReadAndTouch(

@@ -3,7 +3,7 @@ import type { Pool, PoolConfig } from 'pg';
 import { messages } from '../session.messages.js';
 import { decode, deltaParams, encode, seconds, type Applied } from './postgres.codec.js';
 import { PostgresConnection } from './postgres.connection.js';
-import { addLimited, indexedSessionOf, type IndexRow } from './postgres.index.js';
+import { addLimited, hasEntry, indexedSessionOf, type IndexRow } from './postgres.index.js';
 import { PostgresSql, PRUNE_BATCH } from './postgres.sql.js';
 import { PostgresStatements } from './postgres.statements.js';
 import {
@@ -242,6 +242,11 @@ export class PostgresBackend extends SessionBackend {
   ): Promise<LimitedAdd> {
     const args = { owner, id, createdAt, ttlSeconds: seconds(ttlSeconds), details, limit };
     return addLimited(this.statements, this.sql, args);
+  }
+
+  /** Whether `id` is still indexed for `owner`, read under the owner's lock (see `indexAddLimited`). */
+  override indexHas(owner: string, id: string): Promise<boolean> {
+    return hasEntry(this.statements, this.sql, owner, id);
   }
 
   override async indexRemove(owner: string, id: string): Promise<void> {

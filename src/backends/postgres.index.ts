@@ -39,6 +39,24 @@ export async function addLimited(
   return { rejected: row.rejected, evicted: row.evicted };
 }
 
+/**
+ * @internal Whether `id` is still indexed for `owner`, under the owner's
+ * advisory lock (one transaction, one round trip): a concurrent
+ * `limitedAddSql` that may evict it has committed before the check reads.
+ */
+export async function hasEntry(
+  statements: PostgresStatements,
+  sql: PostgresSql,
+  owner: string,
+  id: string,
+): Promise<boolean> {
+  const lock = lockKey(`owner:${owner}`, sql.sessions);
+  const text = `SELECT pg_advisory_xact_lock(${lock});
+SELECT EXISTS (SELECT 1 FROM ${sql.entries} WHERE owner = ${literal(owner)} AND id = ${literal(id)}) AS kept`;
+  const [row] = await statements.script<{ kept: boolean }>(text);
+  return row.kept;
+}
+
 /** @internal What `indexAddLimited` asks of PostgreSQL. */
 export interface LimitedAddArgs {
   owner: string;

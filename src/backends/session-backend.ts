@@ -187,6 +187,15 @@ export abstract class SessionBackend {
     limit: SessionLimit,
   ): Promise<LimitedAdd>;
 
+  /**
+   * Optional (for `maxSessionsPerUser` with `'evict-oldest'`): whether `id`
+   * is still indexed for `owner`, read only once any `indexAddLimited` for
+   * that owner under way has finished (so an eviction it makes is seen).
+   * Without it, the module reads `indexList`, which is enough for a backend
+   * whose `indexAddLimited` is one atomic step (Redis, memory).
+   */
+  indexHas?(owner: string, id: string): Promise<boolean>;
+
   /** Optional (user index): forgets that session `id` belongs to `owner`. */
   indexRemove?(owner: string, id: string): Promise<void>;
 

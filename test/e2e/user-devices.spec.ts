@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { Controller, Get, Logger, Param, Req, type INestApplication } from '@nestjs/common';
+import { config, map, take } from 'rxjs';
 import request from 'supertest';
 import {
   MemoryBackend,
@@ -56,6 +57,12 @@ class DeviceController {
   @Get('sessions')
   list(@Req() req: object, @Session('userId') userId: number) {
     return this.sessions.listSessions(userId, req);
+  }
+
+  @Get('remember/:seconds')
+  remember(@Session() session: Session, @Param('seconds') seconds: string) {
+    session.setMaxAge(Number(seconds));
+    return { ok: true };
   }
 
   @Get('logout')
@@ -423,4 +430,118 @@ describe('the describe option, given bad output', () => {
       expect(warn.mock.calls.map((call) => String(call[0])).join('\n')).toMatch(reason);
     },
   );
+
+  it.each([
+    ['the id it had before', (req: { session?: { id: string } }) => ({ sid: req.session?.id })],
+    [
+      "the request's signed cookie",
+      (req: { headers: Record<string, string | undefined> }) => ({ cookie: req.headers.cookie }),
+    ],
+  ])(
+    'that returns, on regenerate, %s: the login works, without a description',
+    async (_name, describe) => {
+      await boot(describe as (req: { session?: { id: string } }) => unknown);
+      const http = () => request(app.getHttpServer());
+      const visitor = cookieFrom(await http().get('/write').expect(200));
+      const cookie = cookieFrom(await http().get('/login/1').set('Cookie', visitor).expect(200));
+      expect(cookie).not.toBe(visitor);
+      const list = (await http().get('/sessions').set('Cookie', cookie).expect(200))
+        .body as Listed[];
+      expect(list).toHaveLength(1);
+      expect(list[0].description).toEqual({});
+      expect(JSON.stringify(list)).not.toContain(idOf(visitor.split('=')[1]));
+      expect(warn.mock.calls.map((call) => String(call[0])).join('\n')).toMatch(/session id/);
+    },
+  );
+});
+
+describe('an index entry after setMaxAge', () => {
+  let app: INestApplication;
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await app.close();
+  });
+
+  it('follows a lifetime lengthened right after login: log out everywhere still ends it', async () => {
+    app = await createApp({
+      imports: [
+        SessionModule.forRoot({
+          secretKey: SECRET,
+          maxAge: 60,
+          userKey: 'userId',
+          backend: new MemoryBackend(),
+        }),
+      ],
+      controllers: [DeviceController],
+    });
+    const http = () => request(app.getHttpServer());
+    const cookie = cookieFrom(await http().get('/sign-in/1').expect(200));
+    await http().get('/remember/3600').set('Cookie', cookie).expect(200);
+    // Past twice the old lifetime (the old entry's deadline), well within the new one.
+    jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 200_000);
+    await http().get('/me').set('Cookie', cookie).expect(200, { userId: 1 });
+    expect((await http().get('/logout-everywhere').set('Cookie', cookie).expect(200)).body).toEqual(
+      { ended: 1 },
+    );
+    await http().get('/me').set('Cookie', cookie).expect(200, { userId: null });
+  });
+});
+
+describe('a SessionService.events subscriber that throws', () => {
+  let app: INestApplication;
+  let unhandled: jest.Mock;
+  let logged: jest.SpiedFunction<Logger['error']>;
+
+  beforeEach(() => {
+    unhandled = jest.fn();
+    config.onUnhandledError = unhandled;
+    logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    config.onUnhandledError = null;
+    jest.restoreAllMocks();
+    await app.close();
+  });
+
+  it('is logged; the other subscribers and the request go on, and nothing is rethrown', async () => {
+    app = await createApp({
+      imports: [
+        SessionModule.forRoot({
+          secretKey: SECRET,
+          userKey: 'userId',
+          backend: new MemoryBackend(),
+        }),
+      ],
+      controllers: [DeviceController],
+    });
+    const { events } = app.get(SessionService);
+    const seen: string[] = [];
+    const first: string[] = [];
+    events.subscribe(() => {
+      throw new Error('audit log down');
+    });
+    events
+      .pipe(
+        map((event) => {
+          if (event.type === 'created') throw new Error('bad operator');
+          return event;
+        }),
+      )
+      .subscribe();
+    events.pipe(take(1)).subscribe((event) => first.push(event.type));
+    events.subscribe({ next: (event) => seen.push(event.type) });
+    const http = () => request(app.getHttpServer());
+    const cookie = cookieFrom(await http().get('/sign-in/1').expect(200));
+    await http().get('/logout').set('Cookie', cookie).expect(200);
+    // rxjs reports an error it caught from a subscriber on a later turn.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(seen).toEqual(['created', 'destroyed']);
+    expect(first).toEqual(['created']);
+    expect(unhandled).not.toHaveBeenCalled();
+    const errors = logged.mock.calls.map((call) => String(call[0])).join('\n');
+    expect(errors).toMatch(/SessionService.events.*audit log down/);
+    expect(errors).toMatch(/bad operator/);
+  });
 });
