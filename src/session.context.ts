@@ -31,18 +31,32 @@ export function graphqlRequestOf(context: ExecutionContext): SessionRequest {
  * GraphQL field resolver reached before its request's read finished), which
  * Nest awaits before calling the handler.
  */
-export function sessionOf(context: ExecutionContext): Session | Promise<Session> | undefined {
+export function sessionOf(context: ExecutionContext): Session | Promise<Session> {
   switch (context.getType<string>()) {
     case 'graphql': {
       const request = graphqlRequestOf(context);
-      return (request.session as Session | undefined) ?? loadingSession(request);
+      return (request.session as Session | undefined) ?? loadedBy(request);
     }
     case 'ws': {
       const message = currentMessageSession();
       if (!message) throw new Error(messages.socketSessionMissing());
       return message.get();
     }
-    default:
-      return context.switchToHttp().getRequest<SessionRequest>().session as Session | undefined;
+    default: {
+      // Loaded by the interceptor, a guard or the middleware; or, when the
+      // interceptor is not bound to the function Nest calls (a method
+      // decorator below the route decorator replaced it, a subclass overrides
+      // the route), loaded now: Nest awaits the promise before calling the
+      // handler, and the response hook saves any change before the response.
+      const request = context.switchToHttp().getRequest<SessionRequest>();
+      return (request.session as Session | undefined) ?? loadedBy(request);
+    }
   }
+}
+
+/** The request's session, loading it; throws when no `SessionModule` serves the app. */
+function loadedBy(request: SessionRequest): Promise<Session> {
+  const loading = loadingSession(request);
+  if (!loading) throw new Error(messages.sessionModuleMissing());
+  return loading;
 }

@@ -8,6 +8,7 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { Observable, type Subscription } from 'rxjs';
 import { graphqlRequestOf } from './session.context.js';
+import { messages } from './session.messages.js';
 import { handlerSendsResponse } from './session.route-args.js';
 import { SessionService } from './session.service.js';
 import { MessageSession, withMessageSession } from './session.socket.js';
@@ -106,19 +107,46 @@ export class SessionInterceptor implements NestInterceptor {
   }
 
   private get sessions(): SessionService {
-    return (this.service ??= this.moduleRef!.get(SessionService, { strict: false }));
+    if (this.service) return this.service;
+    try {
+      return (this.service = this.moduleRef!.get(SessionService, { strict: false }));
+    } catch {
+      throw new Error(messages.sessionModuleMissing());
+    }
   }
 
-  /** True when the handler sends the response itself (`@Res()`, `@Next()`). */
+  /**
+   * True when the handler sends the response itself (`@Res()`, `@Next()`).
+   * The route metadata is found under the handler's method key, looked up on
+   * the controller (a wrapping method decorator may have renamed the
+   * function); when none is found, also true: the response hook then saves
+   * before the response goes out, whoever sends it.
+   */
   private handlerWritesResponse(context: ExecutionContext): boolean {
     const handler = context.getHandler();
     let writes = this.writesResponse.get(handler);
     if (writes === undefined) {
-      writes = handlerSendsResponse(context.getClass(), handler.name);
+      const controller = context.getClass();
+      const key = methodKeyOf(controller, handler);
+      writes = key === undefined || handlerSendsResponse(controller, key);
       this.writesResponse.set(handler, writes);
     }
     return writes;
   }
+}
+
+/** The key under which `controller`'s prototype chain holds `handler`. */
+function methodKeyOf(
+  controller: { prototype: unknown },
+  handler: unknown,
+): string | symbol | undefined {
+  for (let proto: unknown = controller.prototype; proto && proto !== Object.prototype;) {
+    for (const key of Reflect.ownKeys(proto)) {
+      if (Object.getOwnPropertyDescriptor(proto, key)?.value === handler) return key;
+    }
+    proto = Object.getPrototypeOf(proto);
+  }
+  return undefined;
 }
 
 /**
@@ -137,22 +165,22 @@ function savedAfter(
     let handled: Subscription | undefined;
     let saved: Promise<unknown> = Promise.resolve();
     let emitted = false;
-    const fail = (error: unknown) =>
-      void save().then(
-        () => subscriber.error(error),
-        (failure: unknown) => subscriber.error(failure),
-      );
+    const failed = (failure: unknown) => subscriber.error(failure);
+    // The handler failed: save what it changed, then pass its error on.
+    const fail = (error: unknown) => void save().then(() => subscriber.error(error), failed);
     const start = () => {
       if (subscriber.closed) return;
       handled = handle().subscribe({
         next: (value) => {
           emitted = true;
           saved = saved.then(save).then(() => subscriber.next(value));
-          saved.catch(fail);
+          saved.catch(failed);
         },
         error: fail,
         complete: () => {
-          saved.then(() => (emitted ? undefined : save())).then(() => subscriber.complete(), fail);
+          saved
+            .then(() => (emitted ? undefined : save()))
+            .then(() => subscriber.complete(), failed);
         },
       });
     };

@@ -109,6 +109,10 @@ export const messages = {
     'This socket has no session to write to (its handshake carried no valid session cookie, or the session has ended): a WebSocket cannot set a cookie, so create the session over HTTP (log in) and reconnect',
   notSocketSession: () =>
     'saveForSocket() saves a session from loadForSocket(): sessions of HTTP requests are saved with their response',
+  socketSessionEnded: () =>
+    'This session ended (logged out or expired) while the message was handled, so its changes were not saved: log in over HTTP and reconnect',
+  sessionModuleMissing: () =>
+    '@Session() found no session service for this request: import SessionModule.forRoot({ secretKey, ... }) (or forRootAsync) in the application module',
   socketSessionMissing: () =>
     '@Session() in a WebSocket handler found no session: SessionInterceptor did not run for this handler. Import SessionModule in the application (it registers the interceptor), or bind it with @UseInterceptors(SessionInterceptor)',
   pgMissing: () =>

@@ -60,11 +60,15 @@ export async function saveForSocket(requests: RequestSessions, session: Session)
   const request = messageRequests.get(session);
   if (!request) throw new Error(messages.notSocketSession());
   if (createsSession(session)) throw await socketError(messages.socketNewSession());
+  const writes = isModified(session) && session.keys().length > 0;
   try {
     await requests.commit(request);
   } catch (error) {
     throw await socketError(error as Error);
   }
+  // The record was gone (an HTTP logout won the race): the store left it
+  // ended and turned this session into a new, empty one. Tell the client.
+  if (writes && session.isNew) throw await socketError(messages.socketSessionEnded());
 }
 
 /**

@@ -3,13 +3,18 @@
 // interceptor on every route. Sessions loaded elsewhere (a guard) are still
 // saved before the response goes out.
 import {
+  Catch,
   Controller,
   Get,
   Injectable,
   Module,
   Req,
+  Res,
+  UseFilters,
   UseGuards,
+  type ArgumentsHost,
   type CanActivate,
+  type ExceptionFilter,
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
@@ -21,7 +26,7 @@ import {
   SessionService,
   type SessionModuleOptions,
 } from '../../src/index.js';
-import { createApp } from '../support/fixtures/app.js';
+import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
 import { cookieFrom, SECRET } from '../support/fixtures/http.js';
 import { instrument, type Instrumented } from '../support/instrument.js';
 
@@ -71,6 +76,91 @@ class GuardedController {
   @UseGuards(SeenGuard)
   guarded(): { ok: boolean } {
     return { ok: true };
+  }
+}
+
+/**
+ * A method decorator of the usual kind (timing, logging, retry) that wraps
+ * the handler in a function of its own, placed below the route decorator:
+ * the interceptor `@Session()` bound sits on the original function. With
+ * `keepMetadata`, it copies the original's metadata over (as some libraries
+ * do) but not its name.
+ */
+function Wrapped(keepMetadata = false): MethodDecorator {
+  return (_target, _key, descriptor: PropertyDescriptor) => {
+    const original = descriptor.value as (...args: unknown[]) => unknown;
+    descriptor.value = function (this: unknown, ...args: unknown[]) {
+      return original.apply(this, args);
+    };
+    if (!keepMetadata) return;
+    for (const key of Reflect.getMetadataKeys(original)) {
+      Reflect.defineMetadata(key, Reflect.getMetadata(key, original), descriptor.value as object);
+    }
+  };
+}
+
+class BaseRoutes {
+  @Get('base')
+  base(@Session() session: Session): { ok: boolean } {
+    session.set('base', true);
+    return { ok: true };
+  }
+}
+
+@Controller('sub')
+class SubRoutesController extends BaseRoutes {
+  @Get('base')
+  override base(session: Session): { ok: boolean } {
+    return super.base(session);
+  }
+}
+
+@Controller()
+class WrappedController {
+  @Get('wrapped')
+  @Wrapped()
+  wrapped(@Session() session: Session): unknown {
+    session.set('wrapped', true);
+    return { user: session.get('user') ?? null };
+  }
+
+  @Get('wrapped-res')
+  @Wrapped(true)
+  wrappedRes(@Session() session: Session, @Res() res: RawResponse): void {
+    session.set('viaRes', 1);
+    sendJson(res, { ok: true });
+  }
+}
+
+/** Answers with the error's message, so the test sees what the logs would say. */
+@Catch()
+class MessageFilter implements ExceptionFilter {
+  catch(error: Error, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<{ status(code: number): RawResponse }>();
+    sendJson(res.status(500), { message: error.message });
+  }
+}
+
+@Controller()
+@UseFilters(MessageFilter)
+class NoModuleController {
+  @Get('bound')
+  bound(@Session() session: Session): unknown {
+    return { keys: session.keys() };
+  }
+
+  @Get('unbound')
+  @Wrapped()
+  unbound(@Session() session: Session): unknown {
+    return { keys: session.keys() };
+  }
+}
+
+/** A backend whose writes take a while: a save after the response would be seen late. */
+class SlowWrites extends MemoryBackend {
+  override async patch(...args: Parameters<MemoryBackend['patch']>) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return super.patch(...args);
   }
 }
 
@@ -171,4 +261,47 @@ describe('which routes load the session', () => {
       expect(backend.reads).toBe(1);
     });
   });
+
+  describe('when the interceptor is not bound to the function Nest calls', () => {
+    beforeEach(() =>
+      boot({}, { controllers: [WrappedController, SubRoutesController] as never[] }),
+    );
+
+    it('gives @Session() the session under a wrapping method decorator, and saves its change', async () => {
+      const cookie = await login();
+      const res = await request(app.getHttpServer()).get('/wrapped').set('Cookie', cookie);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ user: 'ada' });
+      const read = await request(app.getHttpServer()).get('/read').set('Cookie', cookie);
+      expect(read.body).toEqual({ user: 'ada', seen: null, keys: ['user', 'wrapped'] });
+    });
+
+    it('gives @Session() the session in a subclass overriding an inherited route', async () => {
+      const cookie = await login();
+      await request(app.getHttpServer()).get('/sub/base').set('Cookie', cookie).expect(200);
+      const read = await request(app.getHttpServer()).get('/read').set('Cookie', cookie);
+      expect(read.body).toEqual({ user: 'ada', seen: null, keys: ['user', 'base'] });
+    });
+  });
+
+  it('saves before the response of a @Res() handler whose function was renamed by a decorator', async () => {
+    app = await createApp({
+      imports: [SessionModule.forRoot({ secretKey: SECRET, backend: new SlowWrites() })],
+      controllers: [RoutesController, WrappedController],
+    });
+    const cookie = await login();
+    await request(app.getHttpServer()).get('/wrapped-res').set('Cookie', cookie).expect(200);
+    const read = await request(app.getHttpServer()).get('/read').set('Cookie', cookie);
+    expect(read.body).toEqual({ user: 'ada', seen: null, keys: ['user', 'viaRes'] });
+  });
+
+  it.each(['bound', 'unbound'])(
+    'fails a %s @Session() route with an error naming SessionModule when it is not imported',
+    async (route) => {
+      app = await createApp({ controllers: [NoModuleController] });
+      const res = await request(app.getHttpServer()).get(`/${route}`);
+      expect(res.status).toBe(500);
+      expect(res.body.message).toMatch(/import SessionModule\.forRoot/);
+    },
+  );
 });

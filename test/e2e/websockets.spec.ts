@@ -73,6 +73,11 @@ class HttpController {
   }
 }
 
+/** Released by a test to let the `slow-note` message finish, once HTTP has logged out. */
+let releaseSocketNote: () => void = () => undefined;
+/** Called by the `slow-note` message once its session is loaded and it waits. */
+let onSocketNoteWaiting: () => void = () => undefined;
+
 /** The handlers both gateways share: a return value goes back to the client. */
 class SessionHandlers {
   constructor(protected readonly sessions: SessionService) {}
@@ -92,6 +97,16 @@ class SessionHandlers {
   note(@MessageBody() text: string, @Session() session: Session): unknown {
     session.set('note', text);
     return { event: 'note', data: session.toJSON() };
+  }
+
+  /** Loads the session, waits for the test, then changes it. */
+  @SubscribeMessage('slow-note')
+  async slowNote(@MessageBody() text: string, @Session() session: Session): Promise<unknown> {
+    const released = new Promise<void>((resolve) => (releaseSocketNote = resolve));
+    onSocketNoteWaiting();
+    await released;
+    session.set('note', text);
+    return { event: 'slow-note', data: true };
   }
 
   @SubscribeMessage('forget')
@@ -295,6 +310,24 @@ describe.each(backends)(`WebSocket gateways (${platform()}) on %s`, (_name, make
       expect((await slow).status).toBe(200);
       const read = await request(app.getHttpServer()).get('/read').set('Cookie', cookie);
       expect(read.body).toEqual({ user: 'dave', note: 'from-socket', httpNote: 'from-http' });
+    });
+
+    it('tells the client that a write lost the race with an HTTP logout, and keeps the session ended', async () => {
+      const cookie = await login('gina');
+      const socket = await connect(cookie);
+      const waiting = new Promise<void>((resolve) => (onSocketNoteWaiting = resolve));
+      const error = exceptionOf(socket, 'slow-note', 'too late');
+      // The message has read the session (its handler waits) before the logout.
+      await waiting;
+      await request(app.getHttpServer()).get('/logout').set('Cookie', cookie).expect(200);
+      releaseSocketNote();
+      expect(await error).toMatchObject({
+        status: 'error',
+        message: expect.stringMatching(/session ended .* its changes were not saved/),
+      });
+      const read = await request(app.getHttpServer()).get('/read').set('Cookie', cookie);
+      expect(read.body).toEqual({});
+      expect(await ask(socket, 'whoami')).toBeNull();
     });
 
     it('fails a message that writes to a session that does not exist, storing nothing', async () => {
