@@ -303,17 +303,19 @@ export class SessionStore {
   }
 
   /**
-   * Runs a backend write built from the session's current changes: they are
-   * taken now, so that what changes while it runs is saved next time; when
-   * it fails, they are pending again.
+   * Runs a backend write built from the session's current changes: once it
+   * succeeds they are saved, except what changed while it ran, which the next
+   * save writes; when it fails, everything stays pending.
    */
   private async writing<T>(session: Session, write: () => Promise<T>): Promise<T> {
     const taken = internals.take(session);
+    let succeeded = false;
     try {
-      return await write();
-    } catch (error) {
-      internals.restore(session, taken);
-      throw error;
+      const result = await write();
+      succeeded = true;
+      return result;
+    } finally {
+      internals.restore(session, taken, succeeded);
     }
   }
 }

@@ -6,7 +6,7 @@ import { copyJson } from './session.json.js';
 import { messages } from './session.messages.js';
 import { recordOf, setRecord } from './session.record.js';
 import {
-  changedNow,
+  lifetimeChangedNow,
   deleteValue,
   markSaved,
   newState,
@@ -126,8 +126,7 @@ export class Session<T extends SessionData = SessionData> extends SessionBase {
       maxAge: seconds ?? undefined,
       persistent: persistent ?? state.lifetime.persistent,
     };
-    state.lifetimeChanged = true;
-    changedNow(state);
+    lifetimeChangedNow(state);
     return this;
   }
 
@@ -253,7 +252,7 @@ const internals: SessionInternals = {
   },
   saved: (session) => markSaved(st(session)),
   take: (session) => takeChanges(st(session)),
-  restore: (session, taken) => restoreChanges(st(session), taken),
+  restore: (session, taken, succeeded) => restoreChanges(st(session), taken, succeeded),
   reset: (session, data) => {
     resetState(st(session), data);
     setRecord(session, undefined);
@@ -298,10 +297,10 @@ export interface SessionInternals {
   restoreLifetime(session: Session, lifetime: SessionLifetime): void;
   /** Forgets what changed: the current state is saved. */
   saved(session: Session): void;
-  /** Hands what changed so far to a save about to write it; later changes stay pending. */
+  /** A save is about to write what changed: what changes from now on stays pending. */
   take(session: Session): TakenChanges;
-  /** A save that took `taken` failed: its changes are pending again (newer ones win). */
-  restore(session: Session, taken: TakenChanges): void;
+  /** The write that began with `taken` is over: when it succeeded, forgets what it wrote. */
+  restore(session: Session, taken: TakenChanges, succeeded?: boolean): void;
   /** Turns the session into a new one, without an id: empty, or holding `data` (unchanged). */
   reset(session: Session, data?: Record<string, unknown>): void;
   /** Calls `listener` once, on the next change. */
