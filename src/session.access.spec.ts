@@ -35,6 +35,21 @@ describe('Session property access (express-session style)', () => {
     expect(changes(session)).toEqual({ changed: ['user', 'views'], deleted: ['flash'] });
   });
 
+  it('refuses "__proto__" by property without advising set(), which refuses it too', () => {
+    const session = loaded({});
+    let error: unknown;
+    try {
+      (session as Record<string, unknown>)['__proto__'] = { admin: true };
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SessionValueError);
+    expect((error as Error).message).toMatch(/"__proto__" is reserved/);
+    expect((error as Error).message).not.toMatch(/session\.set/);
+    expect(() => session.set('__proto__', 1)).toThrow(/"__proto__" is reserved/);
+    expect(session.keys()).toEqual([]);
+  });
+
   it('keeps the session a Session whose methods and accessors work through property access', () => {
     const session = loaded({ a: 1 });
     expect(session instanceof Session).toBe(true);

@@ -24,7 +24,11 @@ export class ExpressSessionCalls implements SessionCalls {
 
   /** The stored record is deleted and the request gets a new, empty session object. */
   regenerate(context: unknown, done: SessionCallback): void {
-    settle(this.fresh(context as RequestState), done);
+    const state = context as RequestState;
+    settle(
+      this.requests.exclusive(state, () => this.fresh(state)),
+      done,
+    );
   }
 
   save(context: unknown, done: SessionCallback): void {
@@ -36,7 +40,11 @@ export class ExpressSessionCalls implements SessionCalls {
   }
 
   reload(context: unknown, done: SessionCallback): void {
-    settle(this.reread(context as RequestState), done);
+    const state = context as RequestState;
+    settle(
+      this.requests.exclusive(state, () => this.reread(state)),
+      done,
+    );
   }
 
   cookie(context: unknown): SessionCookie {

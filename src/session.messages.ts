@@ -46,7 +46,9 @@ export const messages = {
   reservedKey: (key: string) =>
     `Session key "${key}" is reserved for the session's own bookkeeping: choose another key`,
   reservedProperty: (key: string) =>
-    `Session key "${key}" is a name of the session's own API (a method, an accessor, or "then"): property access cannot store it. Use session.set('${key}', value) and session.get('${key}'), or choose another key`,
+    key === '__proto__'
+      ? messages.prototypeKey(key)
+      : `Session key "${key}" is a name of the session's own API (a method, an accessor, or "then"): property access cannot store it. Use session.set('${key}', value) and session.get('${key}'), or choose another key`,
   accessorProperty: (key: string) =>
     `Session key "${key}" cannot be a getter or setter: sessions hold plain JSON values. Assign the value itself`,
   sessionNotBound: () =>

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { serializeCookie } from './session.cookie.js';
-import { SessionLimitError, unavailable } from './session.errors.js';
+import { SessionLimitError, SessionValueError, unavailable } from './session.errors.js';
 import { nodeResponseOf, type SessionRequest, type SessionResponse } from './session.http.js';
 import { fastifyResponseOf } from './session.fastify.js';
 import { messages } from './session.messages.js';
@@ -8,6 +8,7 @@ import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionSigner } from './session.signer.js';
 import type { CookieChange } from './session.own-lifetime.js';
 import type { Pending, SessionStore } from './session.store.js';
+import { recordOf } from './session.record.js';
 import { answersInHeader, readToken } from './session.transport.js';
 import { isModified, Session, sessionInternals } from './session.js';
 import type { SessionCalls } from './session.state.js';
@@ -180,7 +181,8 @@ export class RequestSessions {
   /** Marks the request's session as failed (no further save) and maps the error to a 503. */
   fail(state: RequestState, step: string, error: unknown, message: string): Error {
     state.failed = true;
-    if (error instanceof SessionLimitError) return error;
+    // A value that can no longer be stored is the application's error, not the backend's.
+    if (error instanceof SessionLimitError || error instanceof SessionValueError) return error;
     return unavailable(this.logger, step, error, message);
   }
 
@@ -310,10 +312,26 @@ export class RequestSessions {
     return saving;
   }
 
+  /**
+   * Runs `work` (a destroy, a regenerate, a reload) after the save in flight,
+   * and before any save asked for meanwhile: a save that finishes later
+   * cannot bring back what it ended.
+   */
+  exclusive<T>(state: RequestState, work: () => Promise<T>): Promise<T> {
+    const run = (state.saving ?? Promise.resolve()).then(work);
+    state.saving = run.then(noop, noop);
+    return run;
+  }
+
   private async save(state: RequestState, session: Session): Promise<void> {
     try {
       const headersSent = this.responseFor(state)?.headersSent ?? false;
-      this.apply(state, await this.store.save(session, state.pending, headersSent, state.request));
+      const change = await this.store.save(session, state.pending, headersSent, state.request);
+      // Replaced or reset while it ran: its cookie is no longer the request's.
+      const current =
+        state.session === session &&
+        (change === undefined || change === 'clear' || recordOf(session)?.id === change.id);
+      if (current) this.apply(state, change);
     } catch (error) {
       throw this.fail(state, 'save', error, messages.saveFailed());
     } finally {

@@ -123,8 +123,13 @@ export class SessionService implements OnModuleDestroy {
    * logout is never undone by a login that was already running.
    */
   async regenerate(request: object): Promise<Session> {
-    const session = await this.load(request);
+    await this.load(request);
     const state = this.stateOf(request);
+    return this.requests.exclusive(state, () => this.renew(state));
+  }
+
+  private async renew(state: RequestState): Promise<Session> {
+    const session = state.session!;
     try {
       this.requests.apply(state, await this.store.regenerate(session, state.request));
     } catch (error) {
@@ -139,15 +144,20 @@ export class SessionService implements OnModuleDestroy {
    * `request.session` becomes a new, empty session.
    */
   async destroy(request: object): Promise<void> {
-    const session = await this.load(request);
+    await this.load(request);
     const state = this.stateOf(request);
+    return this.requests.exclusive(state, () => this.end(state));
+  }
+
+  private async end(state: RequestState): Promise<void> {
+    const session = state.session!;
     const stored = recordOf(session)?.stored === true;
     try {
       await this.store.destroy(session);
     } catch (error) {
       throw this.requests.fail(state, 'destroy', error, messages.saveFailed());
     }
-    if (stored || this.requests.hasToken(request)) this.requests.apply(state, 'clear');
+    if (stored || this.requests.hasToken(state.request)) this.requests.apply(state, 'clear');
     this.requests.settled(state, session);
   }
 

@@ -45,6 +45,8 @@ export interface SessionState {
   lifetimeChanged: boolean;
   calls: SessionCalls | undefined;
   context: unknown;
+  /** The saves whose write is in flight, noting what changes meanwhile. */
+  writes?: Set<TakenChanges>;
 }
 
 /** @internal A session's own lifetime (seconds) and cookie kind; undefined: the module's. */
@@ -92,6 +94,7 @@ export function setValue(state: SessionState, key: unknown, value: unknown, live
   }
   state.deleted.delete(name);
   state.changed.add(name);
+  noted(state, name);
   changedNow(state);
 }
 
@@ -101,6 +104,7 @@ export function deleteValue(state: SessionState, name: string): boolean {
   delete state.data[name];
   state.changed.delete(name);
   state.deleted.add(name);
+  noted(state, name);
   changedNow(state);
   return true;
 }
@@ -164,6 +168,49 @@ export function markSaved(state: SessionState): void {
   state.lifetimeChanged = false;
 }
 
+/**
+ * @internal What changed while a save's write was in flight (see
+ * `takeChanges`): those changes stay pending when it completes.
+ */
+export interface TakenChanges {
+  readonly since: Set<string>;
+  lifetime: boolean;
+}
+
+/**
+ * @internal A save is about to write the session's changes: from now on,
+ * what changes is noted, so that completing it (`savedExcept`) forgets only
+ * what it wrote. The change sets stay as they are meanwhile: a failed write
+ * leaves everything pending.
+ */
+export function takeChanges(state: SessionState): TakenChanges {
+  const taken: TakenChanges = { since: new Set(), lifetime: false };
+  (state.writes ??= new Set()).add(taken);
+  return taken;
+}
+
+/**
+ * @internal The write that began with `taken` is over: when it succeeded,
+ * the changes are saved, except those made while it ran.
+ */
+export function restoreChanges(state: SessionState, taken: TakenChanges, succeeded = false): void {
+  state.writes?.delete(taken);
+  if (!succeeded) return;
+  const { since } = taken;
+  for (const name of state.changed) if (!since.has(name)) state.changed.delete(name);
+  for (const name of state.deleted) if (!since.has(name)) state.deleted.delete(name);
+  if (!taken.lifetime) state.lifetimeChanged = false;
+}
+
+/** Notes a change for the writes in flight. */
+function noted(state: SessionState, name: string | undefined): void {
+  if (state.writes === undefined) return;
+  for (const taken of state.writes) {
+    if (name === undefined) taken.lifetime = true;
+    else taken.since.add(name);
+  }
+}
+
 /** @internal Empty, with nothing to save. */
 export function resetState(state: SessionState, data: Record<string, unknown> = {}): void {
   state.data = data;
@@ -173,6 +220,13 @@ export function resetState(state: SessionState, data: Record<string, unknown> = 
   state.invalid = undefined;
   state.lifetime = {};
   state.lifetimeChanged = false;
+}
+
+/** @internal The session's lifetime changed. */
+export function lifetimeChangedNow(state: SessionState): void {
+  state.lifetimeChanged = true;
+  noted(state, undefined);
+  changedNow(state);
 }
 
 /** @internal Calls the first-change listener, once. */

@@ -11,7 +11,7 @@ import type { VerifiedCookie } from './session.signer.js';
 import { SessionStore, type Pending } from './session.store.js';
 import { SessionLimitError } from './session.errors.js';
 import { ownerDigest, UserIndex } from './session.user-index.js';
-import { Session } from './session.js';
+import { isModified, Session, sessionInternals } from './session.js';
 
 // The save rules, against real backends and a controlled clock, without an
 // app: what is written, with which expiry and TTL, and what the cookie becomes.
@@ -205,6 +205,101 @@ describe('SessionStore', () => {
       const capped = owes();
       await reload(session, capped);
       expect(capped.touch).toBe(false);
+    });
+  });
+
+  describe('changes made while a save writes', () => {
+    /** A backend whose writes wait until `release()`; `started` resolves once one began. */
+    function gated(backend: SessionBackend) {
+      let release!: () => void;
+      let began!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const started = new Promise<void>((resolve) => (began = resolve));
+      for (const method of ['write', 'patch'] as const) {
+        const original = backend[method]?.bind(backend);
+        if (!original) continue;
+        jest.spyOn(backend, method).mockImplementation(async (...args: unknown[]) => {
+          began();
+          await gate;
+          return (original as (...a: unknown[]) => Promise<never>)(...args);
+        });
+      }
+      return { started, release };
+    }
+
+    it.each([
+      ['a new session', false],
+      ['a stored session', true],
+    ])('stay pending in %s, and the next save writes them', async (_name, stored) => {
+      const backend = new MemoryBackend();
+      const { store, created, reload } = setup({}, backend);
+      const session = stored ? await reload(await created({ a: 1, gone: 1 })) : new Session();
+      session.set('a', 2);
+      const { started, release } = gated(backend);
+      const saving = store.save(session, owes(), false);
+      await started;
+      session.set('b', 3);
+      session.delete('gone');
+      session.setMaxAge(30);
+      release();
+      await saving;
+      expect(isModified(session)).toBe(true);
+      await store.save(session, owes(), false);
+      expect(isModified(session)).toBe(false);
+      expect((await reload(session)).toJSON()).toEqual({ a: 2, b: 3 });
+      expect(recordOf(await reload(session))).toBeDefined();
+    });
+
+    it('a failed write leaves its changes pending, newer ones winning', async () => {
+      const backend = new MemoryBackend();
+      const { store, created, reload } = setup({}, backend);
+      const session = await reload(await created({ a: 1, b: 1, c: 1 }));
+      session.set('a', 2).set('b', 2).delete('c');
+      session.setMaxAge(30);
+      let began!: () => void;
+      const started = new Promise<void>((resolve) => (began = resolve));
+      jest.spyOn(backend, 'patch').mockImplementationOnce(async () => {
+        began();
+        await new Promise((resolve) => setImmediate(resolve));
+        throw new Error('store down');
+      });
+      const saving = store.save(session, owes(), false);
+      await started;
+      session.delete('b');
+      session.set('c', 3);
+      await expect(saving).rejects.toThrow('store down');
+      expect([...sessionInternals().changed(session)].sort()).toEqual(['a', 'c']);
+      expect([...sessionInternals().deleted(session)]).toEqual(['b']);
+      expect(sessionInternals().lifetimeChanged(session)).toBe(true);
+      await store.save(session, owes(), false);
+      expect((await reload(session)).toJSON()).toEqual({ a: 2, c: 3 });
+    });
+
+    it('a session reset while its first write ran is not left stored', async () => {
+      const backend = new MemoryBackend();
+      const { store } = setup({}, backend);
+      const session = new Session().set('user', 'ann');
+      const { started, release } = gated(backend);
+      const saving = store.save(session, owes(), false);
+      await started;
+      sessionInternals().reset(session);
+      release();
+      await expect(saving).resolves.toBeUndefined();
+      expect(backend.size).toBe(0);
+    });
+
+    it('a stored session ended while its write ran is not brought back', async () => {
+      const backend = new MapBackend();
+      const { store, created, reload } = setup({}, backend);
+      const session = await reload(await created({ user: 'ann' }));
+      session.set('seen', 1);
+      const { started, release } = gated(backend);
+      const saving = store.save(session, owes(), false);
+      await started;
+      sessionInternals().reset(session);
+      release();
+      await expect(saving).resolves.toBeUndefined();
+      expect(backend.size).toBe(0);
     });
   });
 

@@ -147,7 +147,10 @@ export class SessionStore {
     }
     const indexedAt = reindex ? now : record.indexedAt;
     const meta = sessionMeta(session, record.createdAt, expiresAt, owner ? indexedAt : undefined);
-    const applied = await patchOrRewrite(this.capabilities, key, deltaOf(session, meta), ttl);
+    const delta = deltaOf(session, meta);
+    const applied = await this.writing(session, () =>
+      patchOrRewrite(this.capabilities, key, delta, ttl),
+    );
     pending.touch = false;
     pending.refresh = false;
     if (!applied) {
@@ -162,9 +165,13 @@ export class SessionStore {
     if (record.owner !== undefined && record.owner !== owner) {
       await this.index.remove(record.owner, key);
     }
+    if (recordOf(session)?.storageKey !== key) {
+      // Ended by this request while the write ran: it stays ended.
+      await this.index.end(owner, [key]);
+      return undefined;
+    }
     if (entered && !(await this.logins.confirm(owner, key, session))) return 'clear';
     Object.assign(record, { owner, indexedAt, expiresAt });
-    internals.saved(session);
     return lifetimeChanged
       ? { ...sessionCookie(session, record.id, expiresAt, now), resend: true }
       : undefined;
@@ -209,7 +216,10 @@ export class SessionStore {
       // requests changed meanwhile is kept), and the user this request names
       // (the index entry above is made from this request's copy).
       const delta = deltaOf(session, meta, userKeyChange(this.index.userKey, data));
-      if (!(await moveOrCopy(this.capabilities, old.storageKey, storageKey, delta, ttl))) {
+      const moved = await this.writing(session, () =>
+        moveOrCopy(this.capabilities, old.storageKey, storageKey, delta, ttl),
+      );
+      if (!moved) {
         await this.index.remove(owner, storageKey);
         await this.index.remove(old.owner, old.storageKey);
         internals.reset(session);
@@ -217,7 +227,8 @@ export class SessionStore {
       }
       await this.index.remove(old.owner, old.storageKey);
     } else {
-      await this.capabilities.backend.write(storageKey, recordWith(data, meta), ttl);
+      const stored = recordWith(data, meta);
+      await this.writing(session, () => this.capabilities.backend.write(storageKey, stored, ttl));
     }
     const type = old ? 'regenerated' : 'created';
     if (!(await this.logins.stored(type, owner, storageKey, session))) return 'clear';
@@ -230,7 +241,6 @@ export class SessionStore {
       owner,
       indexedAt: now,
     });
-    internals.saved(session);
     return sessionCookie(session, id, expiresAt, now);
   }
 
@@ -279,10 +289,33 @@ export class SessionStore {
       lifetime: lifetimeOf(this.options, session),
     });
     const meta = sessionMeta(session, now, expiresAt, owner ? now : undefined);
-    await this.capabilities.backend.write(record.storageKey, recordWith(data, meta), ttl);
-    if (!(await this.logins.stored('created', owner, record.storageKey, session))) return 'clear';
+    const stored = recordWith(data, meta);
+    const key = record.storageKey;
+    await this.writing(session, () => this.capabilities.backend.write(key, stored, ttl));
+    if (recordOf(session)?.storageKey !== key) {
+      // Reset (destroyed, regenerated) while the write ran: nothing of it may remain.
+      await this.index.end(owner, [key]);
+      return undefined;
+    }
+    if (!(await this.logins.stored('created', owner, key, session))) return 'clear';
     Object.assign(record, { stored: true, createdAt: now, expiresAt, owner, indexedAt: now });
-    internals.saved(session);
     return sessionCookie(session, record.id, expiresAt, now);
+  }
+
+  /**
+   * Runs a backend write built from the session's current changes: once it
+   * succeeds they are saved, except what changed while it ran, which the next
+   * save writes; when it fails, everything stays pending.
+   */
+  private async writing<T>(session: Session, write: () => Promise<T>): Promise<T> {
+    const taken = internals.take(session);
+    let succeeded = false;
+    try {
+      const result = await write();
+      succeeded = true;
+      return result;
+    } finally {
+      internals.restore(session, taken, succeeded);
+    }
   }
 }

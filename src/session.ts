@@ -6,18 +6,21 @@ import { copyJson } from './session.json.js';
 import { messages } from './session.messages.js';
 import { recordOf, setRecord } from './session.record.js';
 import {
-  changedNow,
+  lifetimeChangedNow,
   deleteValue,
   markSaved,
   newState,
   reconcile,
   resetState,
+  restoreChanges,
   setValue,
   STATE,
+  takeChanges,
   type SessionCallback,
   type SessionCalls,
   type SessionLifetime,
   type SessionState,
+  type TakenChanges,
 } from './session.state.js';
 
 export type { SessionLifetime } from './session.state.js';
@@ -123,8 +126,7 @@ export class Session<T extends SessionData = SessionData> extends SessionBase {
       maxAge: seconds ?? undefined,
       persistent: persistent ?? state.lifetime.persistent,
     };
-    state.lifetimeChanged = true;
-    changedNow(state);
+    lifetimeChangedNow(state);
     return this;
   }
 
@@ -249,6 +251,8 @@ const internals: SessionInternals = {
     st(session).lifetime = lifetime;
   },
   saved: (session) => markSaved(st(session)),
+  take: (session) => takeChanges(st(session)),
+  restore: (session, taken, succeeded) => restoreChanges(st(session), taken, succeeded),
   reset: (session, data) => {
     resetState(st(session), data);
     setRecord(session, undefined);
@@ -293,6 +297,10 @@ export interface SessionInternals {
   restoreLifetime(session: Session, lifetime: SessionLifetime): void;
   /** Forgets what changed: the current state is saved. */
   saved(session: Session): void;
+  /** A save is about to write what changed: what changes from now on stays pending. */
+  take(session: Session): TakenChanges;
+  /** The write that began with `taken` is over: when it succeeded, forgets what it wrote. */
+  restore(session: Session, taken: TakenChanges, succeeded?: boolean): void;
   /** Turns the session into a new one, without an id: empty, or holding `data` (unchanged). */
   reset(session: Session, data?: Record<string, unknown>): void;
   /** Calls `listener` once, on the next change. */

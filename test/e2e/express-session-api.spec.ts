@@ -135,6 +135,12 @@ class LegacyController {
     session.profile.tags.push(new Map());
     return { ok: true };
   }
+
+  @Get('cyclic-nested')
+  cyclicNested(@Session() session: Legacy): unknown {
+    session.profile.self = session.profile;
+    return { ok: true };
+  }
 }
 
 describe("the session's express-session API", () => {
@@ -264,8 +270,13 @@ describe("the session's express-session API", () => {
     expect((await get('/read')).body.keys).toEqual(['profile', 'count']);
   });
 
-  it('fails the save (503) when a nested object was changed into something JSON cannot hold', async () => {
-    await get('/bad-nested').expect(503);
+  it('fails the save (500, as a bad assignment) when a nested object was changed into something JSON cannot hold', async () => {
+    await get('/bad-nested').expect(500);
+    expect((await get('/read')).body.profile).toEqual({ name: 'ann', tags: ['a'] });
+  });
+
+  it('fails the save (500, not a backend failure) when a nested object was made cyclic', async () => {
+    await get('/cyclic-nested').expect(500);
     expect((await get('/read')).body.profile).toEqual({ name: 'ann', tags: ['a'] });
   });
 });
