@@ -4,7 +4,8 @@ import { messages } from '../session.messages.js';
 import { decode, deltaParams, encode, seconds, type Applied } from './postgres.codec.js';
 import { PostgresConnection } from './postgres.connection.js';
 import { addLimited, hasEntry, indexedSessionOf, type IndexRow } from './postgres.index.js';
-import { PostgresSql, PRUNE_BATCH } from './postgres.sql.js';
+import { PRUNE_BATCH, type PostgresSql } from './postgres.sql.js';
+import { postgresSettings, postgresSqlOf } from './postgres.settings.js';
 import { PostgresStatements } from './postgres.statements.js';
 import {
   SessionBackend,
@@ -65,10 +66,6 @@ export interface PostgresBackendOptions {
   poolOptions?: PoolConfig;
 }
 
-const DEFAULT_TABLE = 'session';
-const DEFAULT_SCHEMA = 'public';
-const DEFAULT_PRUNE_INTERVAL = 900;
-
 /**
  * Sessions in PostgreSQL through pg (node-postgres), in the database the
  * application already runs. One row per session (the storage key, the data
@@ -103,24 +100,7 @@ export class PostgresBackend extends SessionBackend {
   constructor(options: PostgresBackendOptions = {}) {
     super();
     // Names and numbers are checked first, so a bad option never leaves a pool open.
-    const sql = new PostgresSql(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
-    const { createTable = true, pruneIntervalSeconds = DEFAULT_PRUNE_INTERVAL } = options;
-    if (typeof createTable !== 'boolean') {
-      throw new TypeError(messages.postgresOption('createTable', 'a boolean', createTable));
-    }
-    if (
-      typeof pruneIntervalSeconds !== 'number' ||
-      !Number.isFinite(pruneIntervalSeconds) ||
-      pruneIntervalSeconds < 0
-    ) {
-      throw new RangeError(
-        messages.postgresOption(
-          'pruneIntervalSeconds',
-          'a number of seconds, 0 or more (0 turns pruning off)',
-          pruneIntervalSeconds,
-        ),
-      );
-    }
+    const { sql, createTable, pruneIntervalSeconds } = postgresSettings(options);
     this.connection = new PostgresConnection(options, this.logger);
     this.statements = new PostgresStatements(sql, this.connection, createTable);
     this.sql = sql;
@@ -140,10 +120,7 @@ export class PostgresBackend extends SessionBackend {
    * await queryRunner.query(PostgresBackend.schemaSql({ table: 'session' }));
    */
   static schemaSql(options: Pick<PostgresBackendOptions, 'schema' | 'table'> = {}): string {
-    return new PostgresSql(
-      options.schema ?? DEFAULT_SCHEMA,
-      options.table ?? DEFAULT_TABLE,
-    ).schemaSql();
+    return postgresSqlOf(options).schemaSql();
   }
 
   /** The record, or null when missing or expired; an unreadable one is logged, removed and read as null. */
