@@ -5,15 +5,13 @@ import {
   Post,
   Query,
   Request,
-  UnauthorizedException,
   UseGuards,
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
-import { AuthGuard, PassportModule, PassportSerializer, PassportStrategy } from '@nestjs/passport';
+import { AuthGuard, PassportModule } from '@nestjs/passport';
 import passport from 'passport';
-import { Strategy } from 'passport-local';
 import request from 'supertest';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
 import {
@@ -27,55 +25,11 @@ import {
 import { createFastifyApp } from '../support/fixtures/app.js';
 import { cookieFrom, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
 import { redisUrl, uniquePrefix } from '../support/redis-clients.js';
+import { AuthService, LocalStrategy, SessionSerializer, UsersService } from './passport-recipe.js';
 
 // The same recipe on Fastify: Passport's middleware decorates Node's request
 // (request.raw), which Fastify's request wraps, so the guards and handlers
 // reach logIn, logout, isAuthenticated, user and the session through request.raw.
-
-interface User {
-  userId: number;
-  username: string;
-  password?: string;
-}
-
-@Injectable()
-class UsersService {
-  private readonly users: User[] = [
-    { userId: 1, username: 'john', password: 'changeme' },
-    { userId: 2, username: 'maria', password: 'guess' },
-  ];
-
-  async findOne(username: string): Promise<User | undefined> {
-    return this.users.find((user) => user.username === username);
-  }
-}
-
-@Injectable()
-class AuthService {
-  constructor(private readonly usersService: UsersService) {}
-
-  async validateUser(username: string, pass: string): Promise<Omit<User, 'password'> | null> {
-    const user = await this.usersService.findOne(username);
-    if (user && user.password === pass) {
-      const { password: _password, ...result } = user;
-      return result;
-    }
-    return null;
-  }
-}
-
-@Injectable()
-class LocalStrategy extends PassportStrategy(Strategy) {
-  constructor(private readonly authService: AuthService) {
-    super();
-  }
-
-  async validate(username: string, password: string): Promise<unknown> {
-    const user = await this.authService.validateUser(username, password);
-    if (!user) throw new UnauthorizedException();
-    return user;
-  }
-}
 
 @Injectable()
 class LocalAuthGuard extends AuthGuard('local') {
@@ -93,17 +47,6 @@ class AuthenticatedGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest();
     return request.raw.isAuthenticated();
-  }
-}
-
-@Injectable()
-class SessionSerializer extends PassportSerializer {
-  serializeUser(user: unknown, done: (err: Error | null, user: unknown) => void): void {
-    done(null, user);
-  }
-
-  deserializeUser(payload: unknown, done: (err: Error | null, payload: unknown) => void): void {
-    done(null, payload);
   }
 }
 

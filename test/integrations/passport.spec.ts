@@ -5,15 +5,13 @@ import {
   Post,
   Query,
   Request,
-  UnauthorizedException,
   UseGuards,
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
-import { AuthGuard, PassportModule, PassportSerializer, PassportStrategy } from '@nestjs/passport';
+import { AuthGuard, PassportModule } from '@nestjs/passport';
 import passport from 'passport';
-import { Strategy } from 'passport-local';
 import request from 'supertest';
 import { RedisBackend } from '../../src/backends/redis.backend.js';
 import {
@@ -25,54 +23,10 @@ import {
 import { createApp } from '../support/fixtures/app.js';
 import { cookieFrom, SECRET, sessionSetCookie } from '../support/fixtures/http.js';
 import { redisUrl, uniquePrefix } from '../support/redis-clients.js';
+import { AuthService, LocalStrategy, SessionSerializer, UsersService } from './passport-recipe.js';
 
 // The NestJS documentation's Passport session recipe, unchanged but for
 // app.use(sessionMiddleware(app)) in place of app.use(session({...})).
-
-interface User {
-  userId: number;
-  username: string;
-  password?: string;
-}
-
-@Injectable()
-class UsersService {
-  private readonly users: User[] = [
-    { userId: 1, username: 'john', password: 'changeme' },
-    { userId: 2, username: 'maria', password: 'guess' },
-  ];
-
-  async findOne(username: string): Promise<User | undefined> {
-    return this.users.find((user) => user.username === username);
-  }
-}
-
-@Injectable()
-class AuthService {
-  constructor(private readonly usersService: UsersService) {}
-
-  async validateUser(username: string, pass: string): Promise<Omit<User, 'password'> | null> {
-    const user = await this.usersService.findOne(username);
-    if (user && user.password === pass) {
-      const { password: _password, ...result } = user;
-      return result;
-    }
-    return null;
-  }
-}
-
-@Injectable()
-class LocalStrategy extends PassportStrategy(Strategy) {
-  constructor(private readonly authService: AuthService) {
-    super();
-  }
-
-  async validate(username: string, password: string): Promise<unknown> {
-    const user = await this.authService.validateUser(username, password);
-    if (!user) throw new UnauthorizedException();
-    return user;
-  }
-}
 
 @Injectable()
 class LocalAuthGuard extends AuthGuard('local') {
@@ -89,17 +43,6 @@ class AuthenticatedGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest();
     return request.isAuthenticated();
-  }
-}
-
-@Injectable()
-class SessionSerializer extends PassportSerializer {
-  serializeUser(user: unknown, done: (err: Error | null, user: unknown) => void): void {
-    done(null, user);
-  }
-
-  deserializeUser(payload: unknown, done: (err: Error | null, payload: unknown) => void): void {
-    done(null, payload);
   }
 }
 
