@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { SessionRequest } from './session.http.js';
 import { messages } from './session.messages.js';
-import { loadingSession } from './session.request.js';
+import { loadingSession } from './session.request-state.js';
 import { currentMessageSession } from './session.socket.js';
 import type { Session } from './session.js';
 

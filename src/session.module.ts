@@ -19,7 +19,7 @@ import {
   SessionConfigurableModule,
 } from './session.module-definition.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session.options.js';
-import { registerLoader } from './session.request.js';
+import { registerLoader } from './session.request-state.js';
 import { SessionService } from './session.service.js';
 
 /**

@@ -2,43 +2,22 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import type { Observable } from 'rxjs';
 import { capabilitiesOf } from './backends/backend-capabilities.js';
 import { SESSION_OPTIONS } from './session.constants.js';
-import { unavailable } from './session.errors.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { recordOf } from './session.record.js';
 import { ExpressSessionCalls } from './session.callbacks.js';
-import { RequestSessions, type RequestState } from './session.request.js';
+import { RequestSessions } from './session.request.js';
+import type { RequestState } from './session.request-state.js';
 import { SessionSigner } from './session.signer.js';
 import { bindSocket, loadForSocket, saveForSocket } from './session.socket.js';
 import { SessionStore } from './session.store.js';
-import { Describer, descriptionOf } from './session.describe.js';
+import { Describer } from './session.describe.js';
 import { SessionEvents, type SessionEvent } from './session.events.js';
 import { UserIndex } from './session.user-index.js';
+import { UserSessions, type UserSession } from './session.user-sessions.js';
 import type { Session } from './session.js';
 
-/**
- * One of a user's sessions, as `SessionService.listSessions` reports it. The
- * `handle` identifies the session for `destroySession`; it is derived from the
- * storage key (a digest), never the session id, so showing it to the user is
- * safe.
- */
-export interface UserSession {
-  readonly handle: string;
-  readonly createdAt: Date;
-  /**
-   * When the session was last seen: created, regenerated, or written or
-   * extended by a request (refreshed at most once a minute, and only by a
-   * request that writes or extends the session anyway: with `rolling`, any
-   * request; without it, one that changes the session).
-   */
-  readonly lastSeenAt: Date;
-  /** When it ends unless used again; with `rolling`, last use + `maxAge`. */
-  readonly expiresAt: Date;
-  /** What the `describe` option returned when the session was created or regenerated (`{}` without one). */
-  readonly description: Record<string, unknown>;
-  /** True for the session of the request passed to `listSessions`. */
-  readonly current: boolean;
-}
+export type { UserSession } from './session.user-sessions.js';
 
 /**
  * Loads, saves, regenerates and destroys sessions. The interceptor uses it
@@ -61,7 +40,7 @@ export interface UserSession {
 @Injectable()
 export class SessionService implements OnModuleDestroy {
   private readonly logger = new Logger('Session');
-  private readonly index: UserIndex;
+  private readonly users: UserSessions;
   private readonly store: SessionStore;
   private readonly requests: RequestSessions;
   private readonly emitter = new SessionEvents(this.logger);
@@ -82,11 +61,14 @@ export class SessionService implements OnModuleDestroy {
     const capabilities = capabilitiesOf(options.backend);
     const { maxSessionsPerUser: max, onLimit } = options;
     const limit = max === undefined ? undefined : { max, onLimit };
-    this.index = new UserIndex(options.userKey, options.maxAge, capabilities, this.logger, limit);
-    this.store = new SessionStore(options, capabilities, this.index, this.logger, {
+    const index = new UserIndex(options.userKey, options.maxAge, capabilities, this.logger, limit);
+    this.store = new SessionStore(options, capabilities, index, this.logger, {
       describer: new Describer(options.describe, this.logger),
       events: this.emitter,
     });
+    this.users = new UserSessions(index, this.emitter, this.logger, (request) =>
+      this.currentKey(request),
+    );
     const signer = new SessionSigner(options.secretKeys);
     this.requests = new RequestSessions(this.store, signer, options, this.logger);
     this.requests.calls = new ExpressSessionCalls(this.store, this.requests, options, (request) =>
@@ -217,24 +199,7 @@ export class SessionService implements OnModuleDestroy {
    * }
    */
   async listSessions(user: unknown, request?: object): Promise<UserSession[]> {
-    const owner = this.index.requireOwner(user);
-    const current = request ? await this.currentKey(request) : undefined;
-    let entries;
-    try {
-      entries = await this.index.list(owner);
-    } catch (error) {
-      throw unavailable(this.logger, 'list', error, messages.loadFailed());
-    }
-    return entries
-      .map((entry) => ({
-        handle: entry.id,
-        createdAt: new Date(entry.createdAt),
-        lastSeenAt: new Date(entry.seenAt ?? entry.createdAt),
-        expiresAt: new Date(entry.expiresAt),
-        description: descriptionOf(entry.info),
-        current: entry.id === current,
-      }))
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+    return this.users.list(user, request);
   }
 
   /**
@@ -246,18 +211,7 @@ export class SessionService implements OnModuleDestroy {
    * await this.sessions.destroyAllSessions(userId, { except: req }); // after a password change
    */
   async destroyAllSessions(user: unknown, options: { except?: object } = {}): Promise<number> {
-    const owner = this.index.requireOwner(user);
-    const keep = options.except ? await this.currentKey(options.except) : undefined;
-    try {
-      const entries = await this.index.list(owner);
-      const ids = entries.map((entry) => entry.id).filter((id) => id !== keep);
-      await this.index.end(owner, ids);
-      for (const id of ids)
-        this.emitter.emit('destroyed', id, user as string | number, 'logout-everywhere');
-      return ids.length;
-    } catch (error) {
-      throw unavailable(this.logger, 'destroy', error, messages.saveFailed());
-    }
+    return this.users.destroyAll(user, options.except);
   }
 
   /**
@@ -266,16 +220,7 @@ export class SessionService implements OnModuleDestroy {
    * sessions (so a user can only end their own). Needs the `userKey` option.
    */
   async destroySession(user: unknown, handle: string): Promise<boolean> {
-    const owner = this.index.requireOwner(user);
-    try {
-      const entries = await this.index.list(owner);
-      if (!entries.some((entry) => entry.id === handle)) return false;
-      await this.index.end(owner, [handle]);
-      this.emitter.emit('destroyed', handle, user as string | number, 'revoked');
-      return true;
-    } catch (error) {
-      throw unavailable(this.logger, 'destroy', error, messages.saveFailed());
-    }
+    return this.users.destroyOne(user, handle);
   }
 
   /** @internal Completes `events` on application shutdown. */

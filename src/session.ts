@@ -4,31 +4,21 @@ import { MAX_COOKIE_MAX_AGE } from './session.constants.js';
 import type { SessionCookie } from './session.cookie-view.js';
 import { copyJson } from './session.json.js';
 import { messages } from './session.messages.js';
-import { recordOf, setRecord } from './session.record.js';
+import { recordOf } from './session.record.js';
+import { st } from './session.internals.js';
 import {
   lifetimeChangedNow,
   deleteValue,
-  markSaved,
   newState,
-  reconcile,
-  resetState,
-  restoreChanges,
   setValue,
   STATE,
-  takeChanges,
   type SessionCallback,
   type SessionCalls,
-  type SessionLifetime,
   type SessionState,
-  type TakenChanges,
 } from './session.state.js';
 
 export type { SessionLifetime } from './session.state.js';
-
-/** The state of a session (reached through the proxy: its own symbol key). */
-function st(session: object): SessionState {
-  return (session as { [STATE]: SessionState })[STATE];
-}
+export { isModified, sessionInternals, type SessionInternals } from './session.internals.js';
 
 /**
  * Makes every session a proxy over itself, with one handler shared by all
@@ -241,38 +231,6 @@ export class Session<T extends SessionData = SessionData> extends SessionBase {
 // Made once the class exists: its own names are not data keys.
 const handler = accessHandler(reservedNames(Session.prototype)) as ProxyHandler<object>;
 
-const internals: SessionInternals = {
-  data: (session) => st(session).data,
-  changed: (session) => st(session).changed,
-  deleted: (session) => st(session).deleted,
-  lifetime: (session) => st(session).lifetime,
-  lifetimeChanged: (session) => st(session).lifetimeChanged,
-  restoreLifetime: (session, lifetime) => {
-    st(session).lifetime = lifetime;
-  },
-  saved: (session) => markSaved(st(session)),
-  take: (session) => takeChanges(st(session)),
-  restore: (session, taken, succeeded) => restoreChanges(st(session), taken, succeeded),
-  reset: (session, data) => {
-    resetState(st(session), data);
-    setRecord(session, undefined);
-  },
-  onChange: (session, listener) => {
-    st(session).onChange = listener;
-  },
-  bind: (session, calls, context) => {
-    const state = st(session);
-    state.calls = calls;
-    state.context = context;
-  },
-  reconcile: (session) => reconcile(st(session)),
-  check: (session) => {
-    const state = st(session);
-    reconcile(state);
-    if (state.invalid) throw state.invalid;
-  },
-};
-
 function noop(): void {}
 
 /** The express-session methods' implementation for the session's request. */
@@ -280,48 +238,4 @@ function callsOf(session: object): SessionCalls {
   const calls = st(session).calls;
   if (!calls) throw new Error(messages.sessionNotBound());
   return calls;
-}
-
-/**
- * @internal What the store and the request layer need of a `Session` beyond
- * its public methods: its data (no copy), its change set, and a listener for
- * the first change. Reachable only inside the package.
- */
-export interface SessionInternals {
-  data(session: Session): Readonly<Record<string, unknown>>;
-  changed(session: Session): ReadonlySet<string>;
-  deleted(session: Session): ReadonlySet<string>;
-  lifetime(session: Session): Readonly<SessionLifetime>;
-  lifetimeChanged(session: Session): boolean;
-  /** Sets the lifetime a stored record has, without counting it as a change. */
-  restoreLifetime(session: Session, lifetime: SessionLifetime): void;
-  /** Forgets what changed: the current state is saved. */
-  saved(session: Session): void;
-  /** A save is about to write what changed: what changes from now on stays pending. */
-  take(session: Session): TakenChanges;
-  /** The write that began with `taken` is over: when it succeeded, forgets what it wrote. */
-  restore(session: Session, taken: TakenChanges, succeeded?: boolean): void;
-  /** Turns the session into a new one, without an id: empty, or holding `data` (unchanged). */
-  reset(session: Session, data?: Record<string, unknown>): void;
-  /** Calls `listener` once, on the next change. */
-  onChange(session: Session, listener: (() => void) | undefined): void;
-  /** Ties the express-session methods to a request (`calls` undefined: to none). */
-  bind(session: Session, calls: SessionCalls | undefined, context?: unknown): void;
-  /** Takes in changes made to live values (see `check`). */
-  reconcile(session: Session): void;
-  /** Takes in changes made to live values; throws when one can no longer be stored. */
-  check(session: Session): void;
-}
-
-/** @internal */
-export function sessionInternals(): SessionInternals {
-  return internals;
-}
-
-/** @internal True when `session` changed since it was loaded or last saved. */
-export function isModified(session: Session): boolean {
-  const changed = internals.changed(session);
-  const deleted = internals.deleted(session);
-  if (changed.size === 0 && deleted.size === 0) internals.reconcile(session);
-  return changed.size > 0 || deleted.size > 0 || internals.lifetimeChanged(session);
 }
