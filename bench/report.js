@@ -48,11 +48,24 @@ export function summarize(samples, contenders, systems) {
               return o && o[field] ? s[field] / o[field] : null;
             }),
           );
+        // Per round, `a`'s CPU per request over (or above) `b`'s.
+        const cpuOf = (a, b, op) =>
+          median(
+            own.map((s) => {
+              const x = a(s.round)?.cpuPerRequest;
+              const y = b(s.round)?.cpuPerRequest;
+              return x && y ? op(x, y) : null;
+            }),
+          );
+        const over = (x, y) => x / y;
+        const minus = (x, y) => x - y;
         const name = baseName(id);
         const baseline = contenders[name]?.baseline;
         const bare = (round) => find(system, round, 'bare', '/none');
         const base = (round) => (baseline ? find(system, round, baseline, workload) : undefined);
         const before = (round) => find(system, round, `${id}@before`, workload);
+        const self = (round) => find(system, round, id, workload);
+        const floor = (round) => find(system, round, 'bare-interceptor', '/none');
         rows.push({
           system,
           contender: id,
@@ -71,6 +84,12 @@ export function summarize(samples, contenders, systems) {
           baseline,
           baseRps: baseline ? ratio(base, 'rps') : null,
           baseCpu: baseline ? ratio(base, 'cpuPerRequest') : null,
+          // Nest's floor for a session bound by an interceptor: the app with
+          // one no-op interceptor and no sessions, against the baseline.
+          floorCpu: baseline ? cpuOf(floor, base, over) : null,
+          // CPU µs per request above that floor (ours), and above bare (the baseline).
+          aboveFloor: baseline ? cpuOf(self, floor, minus) : null,
+          baseAboveBare: baseline ? cpuOf(base, bare, minus) : null,
           beforeCpu: ratio(before, 'cpuPerRequest'),
           beforeRps: ratio(before, 'rps'),
         });
@@ -102,7 +121,7 @@ export function evaluateTargets(rows) {
   for (const r of rows) {
     if (!r.name.startsWith('ours-') || r.contender !== r.name) continue;
     const store = r.backend;
-    const check = (target, value, limit, shown, beside) =>
+    const check = (target, value, limit, shown, beside, floor) =>
       out.push({
         system: r.system,
         contender: r.contender,
@@ -111,6 +130,7 @@ export function evaluateTargets(rows) {
         measured: value === null ? '-' : shown(value),
         beside,
         status: value === null ? 'not run' : value <= limit ? 'MET' : 'MISSED',
+        floor,
       });
     if (r.workload === '/none') {
       check(
@@ -130,6 +150,7 @@ export function evaluateTargets(rows) {
         limit,
         times,
         r.baseRps === null ? '' : `req/s ${times(r.baseRps)}`,
+        floorOf(r, limit),
       );
     // Up to 5 % over: requests in flight when a measurement ends count on one side only.
     const trips = ROUND_TRIPS[store]?.[r.workload];
@@ -139,6 +160,33 @@ export function evaluateTargets(rows) {
       );
   }
   return out;
+}
+
+/**
+ * Where a CPU target stands against Nest's floor: what the app with one
+ * no-op interceptor (and no sessions) costs against the same baseline, and
+ * whether that alone is over the limit; our CPU above that app and the
+ * baseline's above bare, in µs per request. Null when bare-interceptor did
+ * not run.
+ */
+function floorOf(r, limit) {
+  if (r.floorCpu === null) return null;
+  return {
+    ratio: r.floorCpu,
+    above: r.floorCpu > limit,
+    ours: r.aboveFloor,
+    baseline: r.baseAboveBare,
+  };
+}
+
+/** `; floor 0.92x (over the limit); ours +81 µs over it, express-session +95 µs over bare`. */
+function floorText(floor) {
+  if (!floor) return '';
+  const us = (v) => `${v >= 0 ? '+' : ''}${Math.round(v)} µs`;
+  return (
+    `; no-op interceptor alone ${floor.ratio.toFixed(2)}x${floor.above ? ' (over the limit)' : ''}` +
+    `; ours ${us(floor.ours)} over it, express-session ${us(floor.baseline)} over bare`
+  );
 }
 
 const fmt = {
@@ -237,7 +285,7 @@ export function textTable(rows, targets, systems) {
   lines.push('targets (CPU per request, same run):');
   for (const t of targets) {
     lines.push(
-      `  ${t.status.padEnd(7)} ${t.system} ${t.contender} ${t.workload} ${t.target}: ${t.measured}${t.beside ? ` (${t.beside})` : ''}`,
+      `  ${t.status.padEnd(7)} ${t.system} ${t.contender} ${t.workload} ${t.target}: ${t.measured}${t.beside ? ` (${t.beside})` : ''}${floorText(t.floor)}`,
     );
   }
   return lines.join('\n');
@@ -283,6 +331,12 @@ export function markdownReport({
     `- Node ${host.node}; ${host.os}; Redis ${host.redis}; PostgreSQL ${host.postgres ?? 'not used'}; autocannon ${host.autocannon}`,
   );
   md.push(`- pinning: ${host.pinning}`);
+  if (host.asyncScope)
+    md.push(
+      `- binding an interceptor's next step to its async context, on the server's core (bench/async-scope.js):`,
+      `  Node's \`AsyncResource.bind()\` (Nest 11, twice per request for one interceptor) ${host.asyncScope.bind.toFixed(1)} µs per call;`,
+      `  \`new AsyncResource()\` and a closure (Nest 12) ${host.asyncScope.resource.toFixed(2)} µs`,
+    );
   md.push(`- command: \`${command}\``, '');
   md.push('## Contenders', '');
   const ran = new Set(rows.map((r) => r.name));
@@ -301,12 +355,27 @@ export function markdownReport({
   md.push(
     '## Targets',
     '',
-    'Server CPU per request, same run; the throughput ratio beside it.',
+    'Server CPU per request, same run; the throughput ratio beside it. **floor**: what the app with one',
+    'no-op interceptor and no sessions (`bare-interceptor`, `/none`) costs against the same',
+    'express-session contender in the same round: a session bound by an interceptor, as `@Session()` binds',
+    'it, cannot cost less. "(over)" marks a limit the floor alone exceeds. **ours over floor**: our CPU per',
+    "request above `bare-interceptor`; **e-s over bare**: express-session's above `bare`.",
     '',
   );
   md.push(
     ...markdownTable(
-      ['status', 'system', 'contender', 'workload', 'target', 'measured', 'req/s ratio'],
+      [
+        'status',
+        'system',
+        'contender',
+        'workload',
+        'target',
+        'measured',
+        'req/s ratio',
+        'floor',
+        'ours over floor',
+        'e-s over bare',
+      ],
       targets.map((t) => [
         t.status,
         t.system,
@@ -315,6 +384,9 @@ export function markdownReport({
         t.target,
         t.measured,
         t.beside ? t.beside.replace(/^req\/s /, '') : '',
+        t.floor ? `${t.floor.ratio.toFixed(2)}x${t.floor.above ? ' (over)' : ''}` : '',
+        t.floor ? `${Math.round(t.floor.ours)} µs` : '',
+        t.floor ? `${Math.round(t.floor.baseline)} µs` : '',
       ]),
       5,
     ),

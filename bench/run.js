@@ -373,9 +373,24 @@ async function measure(server, workload, { warmup, duration }) {
   };
 }
 
+/**
+ * CPU µs per call of Nest 11's and Nest 12's way of binding an interceptor's
+ * next step to its async context (bench/async-scope.js), on the server's core.
+ */
+function asyncScopeCost(pin) {
+  const script = join(ROOT, 'bench', 'async-scope.js');
+  const [command, commandArgs] = pin.pinned
+    ? ['taskset', ['-c', '1', process.execPath, script]]
+    : [process.execPath, [script]];
+  const run = spawnSync(command, commandArgs, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`bench/async-scope.js failed: ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+
 function machine(redisVersion, postgresVersion, pin) {
   const cpus = os.cpus();
   return {
+    asyncScope: asyncScopeCost(pin),
     nproc: os.cpus().length,
     cpu: cpus[0]?.model ?? 'unknown',
     node: process.version,
@@ -555,6 +570,23 @@ function profileSummary(file, top = 15) {
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     self.set(key, (self.get(key) ?? 0) + dt);
   });
+  // Samples with our code on the stack, except those under Node's HTTP
+  // writing (the response our hook lets through is written either way).
+  const parent = new Map();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  const writing = (url) => url === 'node:_http_outgoing' || url === 'node:_http_server';
+  let underOurs = 0;
+  profile.samples.forEach((id, i) => {
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const { url } = byId.get(at).callFrame;
+      if (writing(url)) return;
+      if (url.includes('pselfastapise-async/dist/')) {
+        underOurs += profile.timeDeltas[i] ?? 0;
+        return;
+      }
+    }
+  });
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]);
   // Self time per package (node_modules/<name>, our dist, Node itself).
   const byPackage = new Map();
@@ -574,7 +606,7 @@ function profileSummary(file, top = 15) {
     ...rows.slice(0, top).map(([key, v]) => `  ${pct(v)}  ${key}`),
     'self time per package:',
     ...packages.map(([key, v]) => `  ${pct(v)}  ${key}`),
-    `our code (dist/esm) in total: ${pct(oursTotal)} self time; its top functions:`,
+    `our code: ${pct(underOurs)} of the samples with it on the stack (Node's HTTP writes excluded), ${pct(oursTotal)} self time; its top functions:`,
     ...ours.slice(0, 15).map(([key, v]) => `  ${pct(v)}  ${key}`),
   ].join('\n');
 }
