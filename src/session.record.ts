@@ -1,9 +1,11 @@
 import { newSessionId, storageKeyOf } from './session.signer.js';
+import { STATE } from './session.state.js';
 
 /**
- * @internal What the store knows of a session besides its data: kept in a
- * `WeakMap` keyed by the `Session`, so none of it is reachable from
- * application code. A session without an entry has no id yet.
+ * @internal What the store knows of a session besides its data: kept in the
+ * session's state (on the proxy's target, under a symbol the package does not
+ * export), so none of it is reachable from application code. A session
+ * without one has no id yet.
  */
 export interface SessionRecord {
   /** The session id (the cookie carries it, signed). */
@@ -22,17 +24,16 @@ export interface SessionRecord {
   indexedAt: number;
 }
 
-const records = new WeakMap<object, SessionRecord>();
+type Holder = { [STATE]: { record?: SessionRecord } };
 
 /** @internal The record of `session`, if it has an id. */
 export function recordOf(session: object): SessionRecord | undefined {
-  return records.get(session);
+  return (session as Holder)[STATE].record;
 }
 
 /** @internal Gives `session` a record (an id), or takes it away (`undefined`: a new session). */
 export function setRecord(session: object, record: SessionRecord | undefined): void {
-  if (record) records.set(session, record);
-  else records.delete(session);
+  (session as Holder)[STATE].record = record;
 }
 
 /** @internal Gives a new session its id (and storage key), not stored yet. */

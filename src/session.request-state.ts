@@ -1,7 +1,7 @@
 /**
  * @internal Per-request session state and how it is found: the state of each
- * request (kept in a `WeakMap` keyed by the Node request, so Fastify's wrapper
- * and its `raw` share it), and the loaders by which code that runs outside
+ * request (kept on the Node request under a symbol, so Fastify's wrapper and
+ * its `raw` share it), and the loaders by which code that runs outside
  * the interceptor (GraphQL field resolvers) reaches a request's session.
  */
 import type { SessionRequest, SessionResponse } from './session.http.js';
@@ -39,7 +39,22 @@ export interface RequestState {
  * Node request and handlers a wrapper around it (`request.raw`), and both
  * must see one session.
  */
-export const states = new WeakMap<object, RequestState>();
+const STATE = Symbol('pselfastapise-async.requestState');
+
+/** @internal The state of the Node request `holder`, once its session was asked for. */
+export function requestStateOf(holder: SessionRequest): RequestState | undefined {
+  return holder[STATE] as RequestState | undefined;
+}
+
+/**
+ * @internal Keeps `state` on the Node request `holder`, under a symbol of its
+ * own: a property rather than a `WeakMap` entry, which the garbage collector
+ * would have to trace as an ephemeron for every request in flight.
+ */
+export function setRequestState(holder: SessionRequest, state: RequestState): void {
+  // Not enumerable: logging the request (util.inspect) does not dump it.
+  Object.defineProperty(holder, STATE, { value: state, writable: true, configurable: true });
+}
 
 /** @internal The Node request under `request` (Fastify's wrapper holds it as `raw`). */
 export function holderOf(request: SessionRequest): SessionRequest {
@@ -48,7 +63,7 @@ export function holderOf(request: SessionRequest): SessionRequest {
 
 /** @internal The session of a request whose read has begun, once read; undefined before. */
 export function pendingSession(request: SessionRequest): Promise<Session> | undefined {
-  return states.get(holderOf(request))?.loading;
+  return requestStateOf(holderOf(request))?.loading;
 }
 
 /**

@@ -2,7 +2,12 @@ import type { Logger } from '@nestjs/common';
 import { serializeCookie } from './session.cookie.js';
 import { SessionLimitError, SessionValueError, unavailable } from './session.errors.js';
 import { nodeResponseOf, type SessionRequest, type SessionResponse } from './session.http.js';
-import { holderOf, states, type RequestState } from './session.request-state.js';
+import {
+  holderOf,
+  requestStateOf,
+  setRequestState,
+  type RequestState,
+} from './session.request-state.js';
 import { fastifyResponseOf } from './session.fastify.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
@@ -49,7 +54,7 @@ export class RequestSessions {
 
   /** The state of a request whose session was loaded (or is being loaded). */
   stateOf(request: object): RequestState | undefined {
-    return states.get(holderOf(request as SessionRequest));
+    return requestStateOf(holderOf(request as SessionRequest));
   }
 
   /** The interceptor will save before the response is written: no hook needed yet. */
@@ -124,7 +129,7 @@ export class RequestSessions {
 
   /** The state of a request seen before, attaching its session to this request object too. */
   private existing(req: SessionRequest): RequestState | undefined {
-    const state = states.get(holderOf(req));
+    const state = requestStateOf(holderOf(req));
     if (state && req !== state.holder) state.request = req;
     if (state && req.session === undefined) {
       if (state.session) req.session = state.session;
@@ -146,7 +151,7 @@ export class RequestSessions {
       failed: false,
       managed: false,
     };
-    states.set(holder, state);
+    setRequestState(holder, state);
     const value = readToken(req, this.options);
     const cookie = value === undefined ? undefined : this.signer.verify(value);
     if (cookie) {

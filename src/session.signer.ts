@@ -1,4 +1,11 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { COOKIE_VALUE_PATTERN, ID_BYTES } from './session.constants.js';
 
 /** @internal A verified cookie: the session id and which key signed it (0 = the current one). */
@@ -22,8 +29,12 @@ const VERIFIED_CACHE_SIZE = 10_000;
  */
 export class SessionSigner {
   private readonly verified = new Map<string, VerifiedCookie>();
+  /** The keys as key objects, made once rather than on every HMAC. */
+  private readonly keys: readonly KeyObject[];
 
-  constructor(private readonly keys: readonly string[]) {}
+  constructor(keys: readonly string[]) {
+    this.keys = keys.map((key) => createSecretKey(key, 'utf8'));
+  }
 
   /**
    * Checks a cookie value, remembering values that verified: a returning
@@ -61,7 +72,7 @@ export class SessionSigner {
     return null;
   }
 
-  private signature(id: string, key: string): string {
+  private signature(id: string, key: KeyObject): string {
     return createHmac('sha256', key).update(id).digest('base64url');
   }
 }

@@ -2,6 +2,7 @@ import { SessionValueError } from './session.errors.js';
 import { toJsonValue } from './session.json.js';
 import { messages } from './session.messages.js';
 import { META_KEY } from './session.constants.js';
+import type { SessionRecord } from './session.record.js';
 
 /** @internal Where the property-access handler finds a session's state (on the proxy's target). */
 export const STATE = Symbol('pselfastapise-async.sessionState');
@@ -47,6 +48,8 @@ export interface SessionState {
   context: unknown;
   /** The saves whose write is in flight, noting what changes meanwhile. */
   writes?: Set<TakenChanges>;
+  /** Its id and what the store knows of it (session.record.ts); none: a new session. */
+  record?: SessionRecord;
 }
 
 /** @internal A session's own lifetime (seconds) and cookie kind; undefined: the module's. */
@@ -68,6 +71,7 @@ export function newState(data: Record<string, unknown>): SessionState {
     lifetimeChanged: false,
     calls: undefined,
     context: undefined,
+    record: undefined,
   };
 }
 
