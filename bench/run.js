@@ -10,6 +10,10 @@
 //   --rounds N           rounds (default 3)
 //   --duration S         seconds per measurement (default 4)
 //   --warmup S           seconds of warm-up before each measurement (default 1)
+//   --slices N           each measurement is taken in N slices, the contenders
+//                        of a workload alternating slice by slice, so that a
+//                        burst of load from elsewhere falls on all of them
+//                        (default 4; 1 with --quick)
 //   --only a,b           contenders to run (bare is always added)
 //   --systems a,b        module systems: nest11-cjs, nest12-esm (default both)
 //   --before DIR         also run our contenders on the library built in DIR
@@ -50,7 +54,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
 import { freePort, hasRedisServer, startRedis } from '../test/support/redis-server.js';
 import { chartSvg } from './chart.js';
-import { evaluateTargets, markdownReport, summarize, textTable } from './report.js';
+import { evaluateTargets, markdownReport, median, summarize, textTable } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(ROOT, '.bench');
@@ -95,6 +99,7 @@ function parseArgs(argv) {
     rounds: 3,
     duration: 4,
     warmup: 1,
+    slices: 4,
     only: undefined,
     systems: Object.keys(SYSTEMS),
     before: undefined,
@@ -111,6 +116,7 @@ function parseArgs(argv) {
     else if (arg === '--rounds') out.rounds = Number(value());
     else if (arg === '--duration') out.duration = Number(value());
     else if (arg === '--warmup') out.warmup = Number(value());
+    else if (arg === '--slices') out.slices = Number(value());
     else if (arg === '--only') out.only = value().split(',');
     else if (arg === '--systems') out.systems = value().split(',');
     else if (arg === '--system') out.system = value();
@@ -124,12 +130,15 @@ function parseArgs(argv) {
     out.rounds = argv.includes('--rounds') ? out.rounds : 1;
     out.duration = argv.includes('--duration') ? out.duration : 0.5;
     out.warmup = argv.includes('--warmup') ? out.warmup : 0; // a smoke test: no warm-up
+    out.slices = argv.includes('--slices') ? out.slices : 1;
     out.write = false;
   }
   for (const key of ['rounds', 'duration']) {
     if (!(out[key] > 0) || out[key] > 60) throw new Error(`--${key} must be in (0, 60]`);
   }
   if (!(out.warmup >= 0) || out.warmup > 60) throw new Error('--warmup must be in [0, 60]');
+  if (!Number.isInteger(out.slices) || out.slices < 1 || out.slices > 20)
+    throw new Error('--slices must be an integer in [1, 20]');
   const unknown = [...out.systems, out.system ?? 'nest12-esm'].filter((s) => !(s in SYSTEMS));
   if (unknown.length)
     throw new Error(`unknown system ${unknown[0]}: one of ${Object.keys(SYSTEMS).join(', ')}`);
@@ -345,32 +354,78 @@ function cannon(port, path, headers, duration) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function measure(server, workload, { warmup, duration }) {
-  const headers =
-    workload === '/read' || workload === '/write' ? { cookie: await login(server.port) } : {};
+/**
+ * A cookie header shaped like a session cookie, for apps without sessions
+ * measured on `/read` and `/write`: they get requests of the same size.
+ */
+const NO_SESSION_COOKIE = `session=${'a'.repeat(43)}.${'b'.repeat(43)}`;
+
+/** Ready to measure: the cookie `/read` and `/write` send, then the warm-up. */
+async function prepare(server, workload, { warmup }) {
+  const cookie =
+    workload !== '/read' && workload !== '/write'
+      ? undefined
+      : server.kind === 'bare'
+        ? NO_SESSION_COOKIE
+        : await login(server.port);
+  const headers = cookie ? { cookie } : {};
   if (warmup > 0) await cannon(server.port, workload, headers, warmup);
-  const settle = args.quick ? 50 : 200;
-  await sleep(settle); // let the warm-up's last requests finish before the counters are read
+  return headers;
+}
+
+/** One slice of a measurement: the server's counters around `duration` seconds of load. */
+async function slice(server, workload, headers, duration) {
+  const settle = args.quick ? 50 : 100;
+  await sleep(settle); // let the previous load's last requests finish before the counters are read
   const before = await serverCounters(server.port);
   const result = await cannon(server.port, workload, headers, duration);
   // Round trips are divided by the requests the server received, so requests
   // still in flight when autocannon stops count on both sides.
   await sleep(settle);
   const after = await serverCounters(server.port);
-  const requests = result.requests.total;
-  const received = after.received - before.received - 1; // the last /__cpu left out
   return {
-    contender: server.id,
-    workload,
-    requests,
-    rps: requests / result.duration,
+    requests: result.requests.total,
+    seconds: result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    cpuPerRequest: received > 0 ? (after.cpu - before.cpu) / received : NaN,
-    storePerRequest:
-      server.store === 'none' ? null : (after.roundTrips - before.roundTrips) / received,
+    received: after.received - before.received - 1, // the last /__cpu left out
+    cpu: after.cpu - before.cpu,
+    roundTrips: after.roundTrips - before.roundTrips,
     bad: result.non2xx + result.errors + result.timeouts,
   };
+}
+
+/**
+ * Measures `servers` on `workload`: each is prepared, then measured in
+ * `slices` slices of `duration / slices` seconds, the servers alternating
+ * slice by slice (each slice in a rotated order). CPU and requests add up
+ * over a server's slices; latencies are the median of its slices.
+ */
+async function measureTogether(servers, workload, { warmup, duration, slices }) {
+  const headers = [];
+  for (const server of servers) headers.push(await prepare(server, workload, { warmup }));
+  const parts = servers.map(() => []);
+  for (let k = 0; k < slices; k += 1) {
+    for (let j = 0; j < servers.length; j += 1) {
+      const i = (j + k) % servers.length;
+      parts[i].push(await slice(servers[i], workload, headers[i], duration / slices));
+    }
+  }
+  return servers.map((server, i) => {
+    const sum = (field) => parts[i].reduce((total, part) => total + part[field], 0);
+    const received = sum('received');
+    return {
+      contender: server.id,
+      workload,
+      requests: sum('requests'),
+      rps: sum('requests') / sum('seconds'),
+      p50: median(parts[i].map((part) => part.p50)),
+      p99: median(parts[i].map((part) => part.p99)),
+      cpuPerRequest: received > 0 ? sum('cpu') / received : NaN,
+      storePerRequest: server.store === 'none' ? null : sum('roundTrips') / received,
+      bad: sum('bad'),
+    };
+  });
 }
 
 /**
@@ -384,6 +439,22 @@ function asyncScopeCost(pin) {
     : [process.execPath, [script]];
   const run = spawnSync(command, commandArgs, { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`bench/async-scope.js failed: ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+
+/**
+ * CPU µs per request of our code alone on `system` (bench/apps/in-process.ts:
+ * the interceptor and the handler bodies, no HTTP, memory backend), on the
+ * server's core.
+ */
+function ourCodeAlone(system, pin) {
+  const dir = appDir(system, 'current');
+  const script = join(dir, 'apps', 'in-process.js');
+  const [command, commandArgs] = pin.pinned
+    ? ['taskset', ['-c', '1', process.execPath, script]]
+    : [process.execPath, [script]];
+  const run = spawnSync(command, commandArgs, { cwd: dir, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`apps/in-process.js failed on ${system}: ${run.stderr}`);
   return JSON.parse(run.stdout);
 }
 
@@ -493,7 +564,7 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
     const free = [...ports];
     const starting = jobs.map(async ({ app, name }, i) => {
       const server = await startServer(name, free[i], urls, pin.pinned, app);
-      servers.push({ ...server, store: CONTENDERS[name].store });
+      servers.push({ ...server, store: CONTENDERS[name].store, kind: CONTENDERS[name].kind });
       return server;
     });
     const started = await Promise.allSettled(starting);
@@ -503,28 +574,33 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
     const order = (s) => names.indexOf(s.name) + (s.lib === 'current' ? 0 : names.length);
     servers.sort((a, b) => order(a) - order(b));
     log(`${system}: ${servers.map((s) => s.id).join(', ')} ready`);
-    const plan = WORKLOADS.flatMap((w) =>
-      servers
-        .filter((s) => workloadsOf(CONTENDERS[s.name], WORKLOADS).includes(w))
-        .map((s) => [w, s]),
-    );
+    const plan = WORKLOADS.map((w) => [
+      w,
+      servers.filter((s) => workloadsOf(CONTENDERS[s.name], WORKLOADS).includes(w)),
+    ]);
+    const measurements = plan.reduce((n, [, list]) => n + list.length, 0);
     const estimate = Math.ceil(
-      (args.rounds * plan.length * (args.warmup + args.duration + 0.5)) / 60,
+      (args.rounds * measurements * (args.warmup + args.duration + 0.5 * args.slices)) / 60,
     );
-    log(`${system}: ${args.rounds} round(s) x ${plan.length} measurements, ~${estimate} min`);
+    log(
+      `${system}: ${args.rounds} round(s) x ${measurements} measurements in ${args.slices} slice(s), ~${estimate} min`,
+    );
     const samples = [];
     for (let round = 1; round <= args.rounds; round += 1) {
-      for (const [workload, server] of plan) {
-        const sample = await measure(server, workload, args);
-        samples.push({ system, round, ...sample });
-        log(
-          `${system} round ${round} ${workload.padEnd(6)} ${server.id.padEnd(26)} ${sample.rps.toFixed(0).padStart(6)} req/s` +
-            ` p99 ${sample.p99} ms  cpu ${sample.cpuPerRequest.toFixed(0)} us/req` +
-            (sample.storePerRequest === null
-              ? ''
-              : `  ${server.store} ${sample.storePerRequest.toFixed(2)}/req`) +
-            (sample.bad ? `  ${sample.bad} non-2xx/errors` : ''),
-        );
+      for (const [workload, list] of plan) {
+        const measured = await measureTogether(list, workload, args);
+        list.forEach((server, i) => {
+          const sample = measured[i];
+          samples.push({ system, round, ...sample });
+          log(
+            `${system} round ${round} ${workload.padEnd(6)} ${server.id.padEnd(26)} ${sample.rps.toFixed(0).padStart(6)} req/s` +
+              ` p99 ${sample.p99} ms  cpu ${sample.cpuPerRequest.toFixed(0)} us/req` +
+              (sample.storePerRequest === null
+                ? ''
+                : `  ${server.store} ${sample.storePerRequest.toFixed(2)}/req`) +
+              (sample.bad ? `  ${sample.bad} non-2xx/errors` : ''),
+          );
+        });
       }
     }
     return samples;
@@ -629,7 +705,7 @@ async function profile(CONTENDERS, WORKLOADS, pin) {
       `--cpu-prof-dir=${dir}`,
     ]);
     try {
-      const sample = await measure({ ...server, store }, workload, args);
+      const [sample] = await measureTogether([{ ...server, store }], workload, args);
       log(
         `${name} ${workload} (${system}): ${sample.rps.toFixed(0)} req/s, ${sample.cpuPerRequest.toFixed(0)} us CPU per request`,
       );
@@ -684,14 +760,18 @@ async function main() {
     postgres: names.some((n) => CONTENDERS[n].store === 'postgres'),
   };
   const started = Date.now();
+  const inProcess = {};
   const { samples, versions } = await withStores(needs, async (urls, versions) => {
     const all = [];
-    for (const system of systems)
+    for (const system of systems) {
       all.push(...(await benchmark(system, CONTENDERS, WORKLOADS, pin, urls)));
+      inProcess[system] = ourCodeAlone(system, pin);
+      log(`${system}: our code alone, in process: ${JSON.stringify(inProcess[system])} µs/req`);
+    }
     return { samples: all, versions };
   });
   log(`measured in ${((Date.now() - started) / 60000).toFixed(1)} min`);
-  const host = machine(versions.redis, versions.postgres, pin);
+  const host = { ...machine(versions.redis, versions.postgres, pin), inProcess };
   const rows = summarize(samples, CONTENDERS, systems);
   const targets = evaluateTargets(rows, systems);
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;

@@ -17,7 +17,7 @@ export interface Contender {
   baseline?: string;
   /** Extra SessionModule options (ours only). */
   options?: Record<string, unknown>;
-  /** What it is measured on; default every workload (bare: `/none` only). */
+  /** What it is measured on; default every workload. */
   workloads?: readonly Workload[];
 }
 
@@ -34,14 +34,14 @@ export const CONTENDERS = {
     store: 'none',
     rolling: false,
     label: 'Nest, no sessions',
-    workloads: ['/none'],
+    // Every workload's requests (the same cookie on /read and /write), answered as /none.
   },
   'bare-interceptor': {
     kind: 'bare',
     store: 'none',
     rolling: false,
     label: 'Nest, no sessions, one no-op global interceptor',
-    workloads: ['/none'],
+    // The floor of a session bound by an interceptor, on each workload's requests.
   },
   'es-memory': {
     kind: 'express-session',
