@@ -99,3 +99,20 @@ export function isModified(session: Session): boolean {
   if (changed.size === 0 && deleted.size === 0) internals.reconcile(session);
   return changed.size > 0 || deleted.size > 0 || internals.lifetimeChanged(session);
 }
+
+/**
+ * @internal Runs a backend write built from the session's current changes:
+ * once it succeeds they are saved, except what changed while it ran, which
+ * the next save writes; when it fails, everything stays pending.
+ */
+export async function writingChanges<T>(session: Session, write: () => Promise<T>): Promise<T> {
+  const taken = internals.take(session);
+  let succeeded = false;
+  try {
+    const result = await write();
+    succeeded = true;
+    return result;
+  } finally {
+    internals.restore(session, taken, succeeded);
+  }
+}

@@ -1,10 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import {
-  moveOrCopy,
-  patchOrRewrite,
-  type BackendCapabilities,
-} from './backends/backend-capabilities.js';
-import { deltaOf, userKeyChange } from './session.delta.js';
+import { patchOrRewrite, type BackendCapabilities } from './backends/backend-capabilities.js';
+import { deltaOf } from './session.delta.js';
 import { recordWith, ttlUntil, type LifetimeOptions } from './session.lifetime.js';
 import { messages } from './session.messages.js';
 import {
@@ -14,12 +10,14 @@ import {
   sessionMeta,
   type CookieChange,
 } from './session.own-lifetime.js';
-import { assignId, recordOf, setRecord } from './session.record.js';
-import { newSessionId, storageKeyOf, type VerifiedCookie } from './session.signer.js';
+import { assignId, recordOf } from './session.record.js';
+import type { VerifiedCookie } from './session.signer.js';
 import type { Describer } from './session.describe.js';
 import type { SessionEvents } from './session.events.js';
 import { Logins } from './session.logins.js';
 import { SessionLoader, type Pending } from './session.store-load.js';
+import { SessionRenewal } from './session.store-renew.js';
+import { writingChanges } from './session.internals.js';
 import type { UserIndex } from './session.user-index.js';
 import { isModified, Session, sessionInternals } from './session.js';
 
@@ -36,6 +34,7 @@ const internals = sessionInternals();
 export class SessionStore {
   private readonly logins: Logins;
   private readonly loader: SessionLoader;
+  private readonly renewal: SessionRenewal;
 
   constructor(
     private readonly options: LifetimeOptions,
@@ -46,6 +45,7 @@ export class SessionStore {
   ) {
     this.logins = new Logins(index, extras.describer, extras.events);
     this.loader = new SessionLoader(options, capabilities, index, logger, this.logins);
+    this.renewal = new SessionRenewal(options, capabilities, index, this.logins);
   }
 
   /** See `SessionLoader.load`. */
@@ -148,7 +148,7 @@ export class SessionStore {
     const indexedAt = reindex ? now : record.indexedAt;
     const meta = sessionMeta(session, record.createdAt, expiresAt, owner ? indexedAt : undefined);
     const delta = deltaOf(session, meta);
-    const applied = await this.writing(session, () =>
+    const applied = await writingChanges(session, () =>
       patchOrRewrite(this.capabilities, key, delta, ttl),
     );
     pending.touch = false;
@@ -177,71 +177,9 @@ export class SessionStore {
       : undefined;
   }
 
-  /**
-   * Gives the session a new id, keeping its data and its first creation
-   * time. A stored session moves only if its record still exists; when it
-   * is gone, the session becomes new and empty and nothing is stored.
-   */
-  async regenerate(session: Session, request?: object): Promise<CookieChange | undefined> {
-    internals.check(session);
-    const old = recordOf(session)?.stored ? recordOf(session) : undefined;
-    if (session.keys().length === 0) {
-      if (old) {
-        await this.index.end(old.owner, [old.storageKey]);
-        this.logins.report('destroyed', old.storageKey, internals.data(session), 'cleared');
-      }
-      internals.reset(session);
-      return old ? 'clear' : undefined;
-    }
-    const id = newSessionId();
-    const storageKey = storageKeyOf(id);
-    const now = Date.now();
-    const createdAt = old ? old.createdAt : now;
-    const expiresAt = sessionExpiry(this.options, session, createdAt, now);
-    const ttl = ttlUntil(expiresAt, now);
-    const data = internals.data(session);
-    const owner = this.index.ownerOf(data);
-    // Indexed before it exists: a failure in between leaves a dead entry
-    // (pruned later), never a live session that "log out everywhere" misses.
-    const replaces = old && old.owner === owner ? old.storageKey : undefined;
-    const lifetime = lifetimeOf(this.options, session);
-    await this.logins.enter(owner, storageKey, createdAt, data, request, id, {
-      replaces,
-      lifetime,
-      previousId: old?.id,
-    });
-    const meta = sessionMeta(session, createdAt, expiresAt, owner ? now : undefined);
-    if (old) {
-      // What is stored moves, with this request's changes (so what other
-      // requests changed meanwhile is kept), and the user this request names
-      // (the index entry above is made from this request's copy).
-      const delta = deltaOf(session, meta, userKeyChange(this.index.userKey, data));
-      const moved = await this.writing(session, () =>
-        moveOrCopy(this.capabilities, old.storageKey, storageKey, delta, ttl),
-      );
-      if (!moved) {
-        await this.index.remove(owner, storageKey);
-        await this.index.remove(old.owner, old.storageKey);
-        internals.reset(session);
-        return undefined;
-      }
-      await this.index.remove(old.owner, old.storageKey);
-    } else {
-      const stored = recordWith(data, meta);
-      await this.writing(session, () => this.capabilities.backend.write(storageKey, stored, ttl));
-    }
-    const type = old ? 'regenerated' : 'created';
-    if (!(await this.logins.stored(type, owner, storageKey, session))) return 'clear';
-    setRecord(session, {
-      id,
-      storageKey,
-      stored: true,
-      createdAt,
-      expiresAt,
-      owner,
-      indexedAt: now,
-    });
-    return sessionCookie(session, id, expiresAt, now);
+  /** See `SessionRenewal.regenerate`. */
+  regenerate(session: Session, request?: object): Promise<CookieChange | undefined> {
+    return this.renewal.regenerate(session, request);
   }
 
   /** Deletes a stored session's record and index entry; the session becomes new and empty. */
@@ -291,7 +229,7 @@ export class SessionStore {
     const meta = sessionMeta(session, now, expiresAt, owner ? now : undefined);
     const stored = recordWith(data, meta);
     const key = record.storageKey;
-    await this.writing(session, () => this.capabilities.backend.write(key, stored, ttl));
+    await writingChanges(session, () => this.capabilities.backend.write(key, stored, ttl));
     if (recordOf(session)?.storageKey !== key) {
       // Reset (destroyed, regenerated) while the write ran: nothing of it may remain.
       await this.index.end(owner, [key]);
@@ -300,22 +238,5 @@ export class SessionStore {
     if (!(await this.logins.stored('created', owner, key, session))) return 'clear';
     Object.assign(record, { stored: true, createdAt: now, expiresAt, owner, indexedAt: now });
     return sessionCookie(session, record.id, expiresAt, now);
-  }
-
-  /**
-   * Runs a backend write built from the session's current changes: once it
-   * succeeds they are saved, except what changed while it ran, which the next
-   * save writes; when it fails, everything stays pending.
-   */
-  private async writing<T>(session: Session, write: () => Promise<T>): Promise<T> {
-    const taken = internals.take(session);
-    let succeeded = false;
-    try {
-      const result = await write();
-      succeeded = true;
-      return result;
-    } finally {
-      internals.restore(session, taken, succeeded);
-    }
   }
 }

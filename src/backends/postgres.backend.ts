@@ -4,7 +4,7 @@ import { messages } from '../session.messages.js';
 import { decode, deltaParams, encode, seconds, type Applied } from './postgres.codec.js';
 import { PostgresConnection } from './postgres.connection.js';
 import { addLimited, hasEntry, indexedSessionOf, type IndexRow } from './postgres.index.js';
-import { PRUNE_BATCH, type PostgresSql } from './postgres.sql.js';
+import type { PostgresSql } from './postgres.sql.js';
 import { postgresSettings, postgresSqlOf } from './postgres.settings.js';
 import { PostgresStatements } from './postgres.statements.js';
 import {
@@ -253,18 +253,8 @@ export class PostgresBackend extends SessionBackend {
    * instance held the lock. Runs in batches, each one statement well within
    * `statementTimeout`. The background pruning calls this.
    */
-  async prune(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const [result] = await this.statements.run<{
-        held: boolean;
-        sessions: number;
-        entries: number;
-      }>('prune');
-      if (!result.held) return total;
-      total += result.sessions;
-      if (result.sessions < PRUNE_BATCH && result.entries < PRUNE_BATCH) return total;
-    }
+  prune(): Promise<number> {
+    return this.statements.prune();
   }
 
   /** Stops the background pruning; ends the pool if the backend opened it (a `pool` passed in is left open). */

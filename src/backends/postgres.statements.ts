@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { messages } from '../session.messages.js';
 import type { PostgresConnection } from './postgres.connection.js';
-import type { PostgresSql, Statement } from './postgres.sql.js';
+import { PRUNE_BATCH, type PostgresSql, type Statement } from './postgres.sql.js';
 
 /**
  * @internal Runs a PostgresBackend's statements: prepared, once its tables
@@ -44,6 +44,23 @@ export class PostgresStatements {
   /** Several statements with literal values, one transaction, one round trip: the rows of the last. */
   script<R extends object = object>(text: string): Promise<R[]> {
     return this.send(() => this.connection.script<R>(text));
+  }
+
+  /**
+   * Runs the prune statement in batches until one deletes less than a full
+   * batch, or another instance holds the lock; resolves how many sessions
+   * were deleted.
+   */
+  async prune(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [result] = await this.run<{ held: boolean; sessions: number; entries: number }>(
+        'prune',
+      );
+      if (!result.held) return total;
+      total += result.sessions;
+      if (result.sessions < PRUNE_BATCH && result.entries < PRUNE_BATCH) return total;
+    }
   }
 
   private async send<R>(query: () => Promise<R[]>): Promise<R[]> {
