@@ -9,7 +9,7 @@ import { ModuleRef } from '@nestjs/core';
 import { Observable, type Subscription } from 'rxjs';
 import { graphqlRequestOf } from './session.context.js';
 import { messages } from './session.messages.js';
-import { handlerSendsResponse } from './session.route-args.js';
+import { handlerSendsResponse, handlerStreamsEvents } from './session.route-args.js';
 import { SessionService } from './session.service.js';
 import { MessageSession, withMessageSession } from './session.socket.js';
 
@@ -55,17 +55,20 @@ export class SessionInterceptor implements NestInterceptor {
 
   private interceptHttp(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<object>();
-    // No cookie to look up (or loaded already by a guard): nothing to wait
-    // for. Such a session is saved by the response hook the service arms on
-    // its first change, before the response goes out, so requests that never
-    // touch their session pay nothing more here.
-    if (this.sessions.loadNow(request)) return next.handle();
+    // The session is saved here, after the handler and before Nest writes
+    // its result, when Nest writes it. When the response may go out first
+    // (`@Res()`, `@Sse()`), the response hook the service arms on the first
+    // change saves it instead, before the headers; then a session at hand
+    // (no cookie, or loaded by a guard) needs nothing from the interceptor.
     const sessions = this.sessions;
-    if (!this.handlerWritesResponse(context)) sessions.manage(request);
+    const session = sessions.loadNow(request);
+    const writes = this.handlerWritesResponse(context);
+    if (session && writes) return next.handle();
+    if (!writes) sessions.manage(request);
     return savedAfter(
       () => next.handle(),
       () => sessions.commit(request),
-      sessions.load(request),
+      session ? undefined : sessions.load(request),
     );
   }
 
@@ -116,11 +119,13 @@ export class SessionInterceptor implements NestInterceptor {
   }
 
   /**
-   * True when the handler sends the response itself (`@Res()`, `@Next()`).
-   * The route metadata is found under the handler's method key, looked up on
-   * the controller (a wrapping method decorator may have renamed the
-   * function); when none is found, also true: the response hook then saves
-   * before the response goes out, whoever sends it.
+   * True when the response may go out before the handler's result: the
+   * handler sends it itself (`@Res()`, `@Next()`), or it is an `@Sse()`
+   * stream, whose headers Nest sends when it starts. The route metadata is
+   * found under the handler's method key, looked up on the controller (a
+   * wrapping method decorator may have renamed the function); when none is
+   * found, also true: the response hook then saves before the response goes
+   * out, whoever sends it.
    */
   private handlerWritesResponse(context: ExecutionContext): boolean {
     const handler = context.getHandler();
@@ -128,7 +133,8 @@ export class SessionInterceptor implements NestInterceptor {
     if (writes === undefined) {
       const controller = context.getClass();
       const key = methodKeyOf(controller, handler);
-      writes = key === undefined || handlerSendsResponse(controller, key);
+      writes =
+        key === undefined || handlerStreamsEvents(handler) || handlerSendsResponse(controller, key);
       this.writesResponse.set(handler, writes);
     }
     return writes;

@@ -1,6 +1,8 @@
-import { Body, Controller, Get, Next, Post, Req, Res, Response } from '@nestjs/common';
+import { Body, Controller, Get, Next, Post, Req, Res, Response, Sse } from '@nestjs/common';
+import { of } from 'rxjs';
 import {
   handlerSendsResponse,
+  handlerStreamsEvents,
   NEXT_PARAMTYPE,
   RESPONSE_PARAMTYPE,
   RESPONSE_PASSTHROUGH_METADATA,
@@ -12,6 +14,11 @@ class RoutesController {
   @Get('plain')
   plain(@Req() _request: unknown, @Body() _body: unknown) {
     return 'ok';
+  }
+
+  @Sse('events')
+  events() {
+    return of({ data: 'a' });
   }
 
   @Get('none')
@@ -94,5 +101,14 @@ describe('handlerSendsResponse', () => {
 
   it('is false for a name with no handler behind it', () => {
     expect(handlerSendsResponse(RoutesController, 'missing')).toBe(false);
+  });
+});
+
+describe('handlerStreamsEvents', () => {
+  it('is true for an @Sse() handler only', () => {
+    const proto = RoutesController.prototype;
+    expect(handlerStreamsEvents(proto.events)).toBe(true);
+    expect(handlerStreamsEvents(proto.plain)).toBe(false);
+    expect(handlerStreamsEvents(proto.res)).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
 // The Nest internals the interceptor reads, in one place: the metadata keys
 // that `@Res()`, `@Response()` and `@Next()` write on a controller, and their
-// parameter types. They mirror `ROUTE_ARGS_METADATA`,
-// `RESPONSE_PASSTHROUGH_METADATA` and `RouteParamtypes` in @nestjs/common,
+// parameter types, and the one `@Sse()` writes on its handler. They mirror
+// `ROUTE_ARGS_METADATA`, `RESPONSE_PASSTHROUGH_METADATA`, `RouteParamtypes`
+// and `SSE_METADATA` in @nestjs/common,
 // unchanged from Nest 9 through 12. They are copied rather than imported
 // because Nest exports them only from deep paths, which resolve differently
 // in Nest 11's CommonJS and Nest 12's ES modules; session.route-args.spec.ts
@@ -15,6 +16,16 @@ export const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
 export const RESPONSE_PARAMTYPE = 1;
 /** `RouteParamtypes.NEXT`: `@Next()`. */
 export const NEXT_PARAMTYPE = 2;
+/** Set on a handler function by `@Sse()`. */
+export const SSE_METADATA = '__sse__';
+
+/**
+ * True for an `@Sse()` handler: Nest sends the response's headers when the
+ * event stream starts, before the handler's first event.
+ */
+export function handlerStreamsEvents(handler: object): boolean {
+  return Reflect.getMetadata(SSE_METADATA, handler) === true;
+}
 
 /**
  * True when the handler sends the response itself, so Nest will not send what

@@ -224,3 +224,35 @@ describe('streamed and directly written responses', () => {
     expect(storedFor(res)).toMatchObject({ step: 'raw-own-cookie' });
   });
 });
+
+describe('streamed and directly written responses, with rolling', () => {
+  let app: INestApplication;
+
+  beforeEach(async () => {
+    app = await createApp({
+      imports: [
+        SessionModule.forRoot({ secretKey: SECRET, backend: new MapBackend(), rolling: true }),
+      ],
+      controllers: [StreamingController],
+    });
+  });
+
+  afterEach(async () => {
+    await app.close();
+  });
+
+  // An @Sse() stream's headers go out before its first event: the refreshed
+  // cookie must be on them.
+  it.each(kinds)('%s: refreshes the cookie of an existing session', async (_kind, path) => {
+    const cookie = cookieFrom(await request(app.getHttpServer()).get('/login').expect(200));
+    const res = await request(app.getHttpServer())
+      .get(`/${path}`)
+      .set('Cookie', cookie)
+      .buffer(true)
+      .parse(asText)
+      .expect(200);
+    const refreshed = sessionSetCookie(res);
+    expect(refreshed && `session=${refreshed.value}`).toBe(cookie);
+    expect(refreshed?.attributes['max-age']).toBeDefined();
+  });
+});
