@@ -67,9 +67,7 @@ export function summarize(samples, contenders, systems) {
         const base = (round) => (baseline ? find(system, round, baseline, workload) : undefined);
         const before = (round) => find(system, round, `${id}@before`, workload);
         const self = (round) => find(system, round, id, workload);
-        const floor = (round) =>
-          find(system, round, 'bare-interceptor', workload) ??
-          find(system, round, 'bare-interceptor', '/none');
+        const floor = (round) => find(system, round, 'bare-decorator', workload);
         rows.push({
           system,
           contender: id,
@@ -88,8 +86,9 @@ export function summarize(samples, contenders, systems) {
           baseline,
           baseRps: baseline ? ratio(base, 'rps') : null,
           baseCpu: baseline ? ratio(base, 'cpuPerRequest') : null,
-          // Nest's floor for a session bound by an interceptor: the app with
-          // one no-op interceptor and no sessions, against the baseline.
+          // Nest's floor for a route shaped as `@Session()` shapes it: the app
+          // whose routes take a no-op parameter decorator binding a no-op
+          // interceptor, and no sessions, against the baseline.
           floorCpu: baseline ? cpuOf(floor, base, over) : null,
           // CPU µs per request above that floor (ours), and above bare (the baseline).
           aboveFloor: baseline ? cpuOf(self, floor, minus) : null,
@@ -167,11 +166,11 @@ export function evaluateTargets(rows) {
 }
 
 /**
- * Where a CPU target stands against Nest's floor: what the app with one
- * no-op interceptor (and no sessions) costs against the same baseline, and
- * whether that alone is over the limit; our CPU above that app and the
- * baseline's above bare, in µs per request. Null when bare-interceptor did
- * not run.
+ * Where a CPU target stands against Nest's floor: what the app whose routes
+ * take a no-op parameter decorator binding a no-op interceptor (and no
+ * sessions) costs against the same baseline, and whether that alone is over
+ * the limit; our CPU above that app and the baseline's above bare, in µs per
+ * request. Null when bare-decorator did not run.
  */
 function floorOf(r, limit) {
   if (r.floorCpu === null) return null;
@@ -188,7 +187,7 @@ function floorText(floor) {
   if (!floor) return '';
   const us = (v) => `${v >= 0 ? '+' : ''}${Math.round(v)} µs`;
   return (
-    `; no-op interceptor alone ${floor.ratio.toFixed(2)}x${floor.above ? ' (over the limit)' : ''}` +
+    `; no-op decorator and interceptor alone ${floor.ratio.toFixed(2)}x${floor.above ? ' (over the limit)' : ''}` +
     `; ours ${us(floor.ours)} over it, express-session ${us(floor.baseline)} over bare`
   );
 }
@@ -350,7 +349,7 @@ export function markdownReport({
       "CPU µs per request of our own code, without HTTP and without Nest's request pipeline",
       '(`bench/apps/in-process.ts`: `SessionInterceptor` called as Nest calls it, around the same handler',
       "bodies, memory backend, on the server's core; median of 5 runs of 20,000 requests). The rest of",
-      "`ours-memory`'s cost above `bare-interceptor` is spent outside our code.",
+      "`ours-memory`'s cost above `bare-decorator` is spent outside our code.",
       '',
     );
     const workloads = Object.keys(alone[0][1]);
@@ -383,11 +382,12 @@ export function markdownReport({
   md.push(
     '## Targets',
     '',
-    'Server CPU per request, same run; the throughput ratio beside it. **floor**: what the app with one',
-    'no-op interceptor and no sessions (`bare-interceptor`, `/none`) costs against the same',
-    'express-session contender in the same round: a session bound by an interceptor, as `@Session()` binds',
-    'it, cannot cost less. "(over)" marks a limit the floor alone exceeds. **ours over floor**: our CPU per',
-    "request above `bare-interceptor`; **e-s over bare**: express-session's above `bare`.",
+    'Server CPU per request, same run; the throughput ratio beside it. **floor**: what the app without',
+    'sessions whose routes take a no-op parameter decorator that binds a no-op interceptor',
+    '(`bare-decorator`, on the same requests) costs against the same express-session contender in the',
+    'same round: a route shaped as `@Session()` shapes it (SPEC) cannot cost less. "(over)" marks a',
+    'limit the floor alone exceeds. **ours over floor**: our CPU per request above `bare-decorator`;',
+    "**e-s over bare**: express-session's above `bare`.",
     '',
   );
   md.push(

@@ -41,7 +41,17 @@ export const CONTENDERS = {
     store: 'none',
     rolling: false,
     label: 'Nest, no sessions, one no-op global interceptor',
-    // The floor of a session bound by an interceptor, on each workload's requests.
+    // What Nest's interceptor machinery costs a route, next to bare.
+    workloads: ['/none'],
+  },
+  'bare-decorator': {
+    kind: 'bare',
+    store: 'none',
+    rolling: false,
+    label:
+      'Nest, no sessions, each route taking a no-op parameter decorator that binds a no-op interceptor',
+    // What `@Session()` costs a route before any session work: the floor of ours, on each workload's requests.
+    workloads: SESSION_WORKLOADS,
   },
   'es-memory': {
     kind: 'express-session',
