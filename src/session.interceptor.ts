@@ -69,6 +69,7 @@ export class SessionInterceptor implements NestInterceptor {
       () => next.handle(),
       () => sessions.commit(request),
       session ? undefined : sessions.load(request),
+      () => sessions.release(request),
     );
   }
 
@@ -159,39 +160,48 @@ function methodKeyOf(
  * What `handle()` emits, started once `ready` resolves (at once without it),
  * with `save` awaited before each value goes on, also when it completes
  * without a value, and before an error goes on (the error wins unless the
- * save fails). One hand-written Observable rather than an operator chain: it
- * runs on every request that uses its session.
+ * save fails). When the subscriber leaves before anything was saved (an
+ * outer `timeout()`), `abandoned` runs. One hand-written Observable rather
+ * than an operator chain: it runs on every request that uses its session.
  */
 function savedAfter(
   handle: () => Observable<unknown>,
   save: () => Promise<void>,
   ready?: Promise<unknown>,
+  abandoned?: () => void,
 ): Observable<unknown> {
   return new Observable((subscriber) => {
     let handled: Subscription | undefined;
     let saved: Promise<unknown> = Promise.resolve();
-    let emitted = false;
+    // A save was scheduled: from then on the subscriber is answered after it.
+    let saving = false;
     const failed = (failure: unknown) => subscriber.error(failure);
     // The handler failed: save what it changed, then pass its error on.
-    const fail = (error: unknown) => void save().then(() => subscriber.error(error), failed);
+    const fail = (error: unknown) => {
+      saving = true;
+      void save().then(() => subscriber.error(error), failed);
+    };
     const start = () => {
       if (subscriber.closed) return;
       handled = handle().subscribe({
         next: (value) => {
-          emitted = true;
+          saving = true;
           saved = saved.then(save).then(() => subscriber.next(value));
           saved.catch(failed);
         },
         error: fail,
         complete: () => {
-          saved
-            .then(() => (emitted ? undefined : save()))
-            .then(() => subscriber.complete(), failed);
+          const first = !saving;
+          saving = true;
+          saved.then(() => (first ? save() : undefined)).then(() => subscriber.complete(), failed);
         },
       });
     };
     if (ready) ready.then(start, fail);
     else start();
-    return () => handled?.unsubscribe();
+    return () => {
+      handled?.unsubscribe();
+      if (!saving) abandoned?.();
+    };
   });
 }

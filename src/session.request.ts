@@ -69,8 +69,18 @@ export class RequestSessions {
     if (!state) return Promise.resolve();
     // From here on, a change (by an exception filter, an outer interceptor)
     // arms the response hook, so it is saved before the response goes out.
+    // The listener is set again: a change or a live read while managed used it.
     state.managed = false;
+    if (state.session && !state.hooked) this.listen(state, state.session);
     return this.commitState(state);
+  }
+
+  /** The interceptor will not save after all: the response hook takes over. */
+  release(request: object): void {
+    const state = this.stateOf(request);
+    if (!state?.managed) return;
+    state.managed = false;
+    if (state.session) this.watch(state, state.session);
   }
 
   /**
@@ -224,6 +234,11 @@ export class RequestSessions {
       this.hook(state);
       return;
     }
+    this.listen(state, session);
+  }
+
+  /** Arms the response hook on the session's next change. */
+  private listen(state: RequestState, session: Session): void {
     internals.onChange(session, () => this.hook(state));
   }
 

@@ -237,6 +237,14 @@ export class SessionService implements OnModuleDestroy {
   }
 
   /**
+   * @internal The interceptor will not save after all (its subscription was
+   * cut short, by an outer `timeout()` say): the response hook saves instead.
+   */
+  release(request: object): void {
+    this.requests.release(request);
+  }
+
+  /**
    * @internal Saves what changed. Called by the interceptor after the
    * handler, and by the response hook when the response ends first. Rejects
    * with a 503 when the backend fails.

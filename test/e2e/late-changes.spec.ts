@@ -11,6 +11,7 @@ import {
   Injectable,
   Module,
   UseGuards,
+  UseInterceptors,
   type ArgumentsHost,
   type CanActivate,
   type ExceptionFilter,
@@ -21,11 +22,11 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
-import { EMPTY, tap, type Observable } from 'rxjs';
+import { EMPTY, tap, timeout, type Observable } from 'rxjs';
 import request from 'supertest';
 import { MemoryBackend, Session, SessionModule, SessionService } from '../../src/index.js';
 import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
-import { cookieFrom, SECRET } from '../support/fixtures/http.js';
+import { cookieFrom, SECRET, sessionSetCookie, sleep } from '../support/fixtures/http.js';
 
 interface StatusResponse extends RawResponse {
   status(code: number): StatusResponse;
@@ -65,6 +66,36 @@ class StampInterceptor implements NestInterceptor {
   }
 }
 
+/** Loads the session before the interceptor runs, as an auth guard does. */
+@Injectable()
+class LoadGuard implements CanActivate {
+  constructor(private readonly sessions: SessionService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    await this.sessions.load(context.switchToHttp().getRequest<object>());
+    return true;
+  }
+}
+
+/** Gives up on the handler after 50 ms: Nest's exception filter then answers. */
+class TimeoutInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(timeout(50));
+  }
+}
+
+/** Controller-level, so its interceptor wraps the one `@Session()` binds to the handler. */
+@Controller()
+@UseInterceptors(TimeoutInterceptor)
+class SlowController {
+  @Get('slow')
+  async slow(@Session() session: Session) {
+    session.set('slow', 'started');
+    await sleep(200);
+    return { ok: true };
+  }
+}
+
 /** Imported before SessionModule, so that its interceptor wraps ours. */
 @Module({ providers: [{ provide: APP_INTERCEPTOR, useClass: StampInterceptor }] })
 class OuterModule {}
@@ -93,6 +124,26 @@ class LateController {
     throw new BadRequestException('bad input');
   }
 
+  // Reads an object value by property (handed out live), then fails.
+  @Get('live-invalid')
+  liveInvalid(@Session() session: Session): never {
+    void (session as unknown as { profile: { name: string } }).profile.name;
+    throw new BadRequestException('bad input');
+  }
+
+  @Get('guarded-live-invalid')
+  @UseGuards(LoadGuard)
+  guardedLiveInvalid(@Session() session: Session): never {
+    void (session as unknown as { profile: { name: string } }).profile.name;
+    throw new BadRequestException('bad input');
+  }
+
+  @Get('profile')
+  profile(@Session() session: Session) {
+    session.set('profile', { name: 'ann' });
+    return { ok: true };
+  }
+
   @Get('denied')
   @UseGuards(DenyGuard)
   denied() {
@@ -115,7 +166,7 @@ describe('changes made after the handler', () => {
         OuterModule,
         SessionModule.forRoot({ secretKey: SECRET, backend: new MemoryBackend() }),
       ],
-      controllers: [LateController],
+      controllers: [LateController, SlowController],
       providers: [{ provide: APP_FILTER, useClass: FlashFilter }],
     });
   });
@@ -151,6 +202,23 @@ describe('changes made after the handler', () => {
     // A new session changed only there gets its cookie too.
     const fresh = await get('/stamped').expect(200, { isNew: true });
     await get('/read', cookieFrom(fresh)).expect(200, { stamp: 'outer' });
+  });
+
+  // A live read uses the session's change listener while the interceptor
+  // manages the save; the filter's later change must still arm the hook.
+  it.each(['/live-invalid', '/guarded-live-invalid'])(
+    "saves an exception filter's change after the handler read a value live (%s)",
+    async (path) => {
+      const cookie = cookieFrom(await get('/profile').expect(200));
+      await get(path, cookie).expect(400, { error: 'bad input' });
+      await get('/read', cookie).expect(200, { profile: { name: 'ann' }, flash: 'bad input' });
+    },
+  );
+
+  it('saves a new session changed before an outer timeout cut the handler short', async () => {
+    const response = await get('/slow').expect(500);
+    expect(sessionSetCookie(response)).toBeDefined();
+    await get('/read', cookieFrom(response)).expect(200, { slow: 'started' });
   });
 
   it('saves the change of a handler whose observable completes without a value', async () => {
