@@ -20,8 +20,11 @@
 //                  code on its own threads for a while after start-up)
 //   --batches N    counted batches (default 3)
 //
-// Needs valgrind (Debian package valgrind). Prints one line per contender:
-// the instructions per request of each batch, and their mean.
+// Needs valgrind (Debian package valgrind), and for the Redis and PostgreSQL
+// contenders those servers at REDIS_URL / DATABASE_URL (default
+// 127.0.0.1:6379 and postgres://postgres@127.0.0.1:5432/test, with the
+// connect-pg-simple table `npm run bench` creates). Prints one line per
+// contender: the instructions per request of each batch, and their mean.
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -52,6 +55,11 @@ if (!names || !['/none', '/read', '/write', '/login'].includes(workload)) {
     'usage: node bench/instructions.js <contender>[,...] </none|/read|/write|/login>',
   );
 }
+for (const key of ['requests', 'warmup', 'batches']) {
+  if (!Number.isInteger(options[key]) || options[key] < 1) {
+    throw new Error(`--${key} must be a positive whole number`);
+  }
+}
 if (spawnSync('callgrind_control', ['--version'], { stdio: 'ignore' }).status !== 0) {
   throw new Error('callgrind_control not found: install valgrind (apt-get install valgrind)');
 }
@@ -60,6 +68,14 @@ if (!existsSync(join(dir, 'apps', 'main.js'))) {
   throw new Error(
     `${dir}/apps/main.js is missing: run npm run bench (with --before for 'before') first`,
   );
+}
+const { CONTENDERS } = await import(join(dir, 'apps', 'contenders.js'));
+for (const name of names.split(',')) {
+  const contender = CONTENDERS[name];
+  if (!contender) throw new Error(`unknown contender ${name}`);
+  if (contender.workloads && !contender.workloads.includes(workload)) {
+    throw new Error(`${name} serves ${contender.workloads.join(', ')} only`);
+  }
 }
 
 function get(port, path) {
@@ -95,6 +111,7 @@ async function count(name) {
   const child = spawn(
     'valgrind',
     [
+      '-q',
       '--tool=callgrind',
       `--callgrind-out-file=${join(out, 'cg.%p')}`,
       process.execPath,
@@ -103,7 +120,7 @@ async function count(name) {
     {
       cwd: dir,
       env: { ...process.env, BENCH_CONTENDER: name, PORT: String(port), NODE_ENV: 'production' },
-      stdio: ['ignore', 'pipe', 'ignore'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
   try {
@@ -120,9 +137,14 @@ async function count(name) {
       child.once('exit', () => reject(new Error(`${name} exited`)));
     });
     let cookie;
-    if (workload === '/read' || workload === '/write') {
+    if ((workload === '/read' || workload === '/write') && CONTENDERS[name].kind === 'bare') {
+      cookie = NO_SESSION_COOKIE;
+    } else if (workload === '/read' || workload === '/write') {
       const res = await get(port, '/login');
-      cookie = res.headers['set-cookie']?.[0]?.split(';')[0] ?? NO_SESSION_COOKIE;
+      cookie = res.headers['set-cookie']?.[0]?.split(';')[0];
+      if (res.statusCode !== 200 || !cookie) {
+        throw new Error(`${name}: /login gave no cookie (${res.statusCode})`);
+      }
     }
     const headers = cookie ? { cookie } : {};
     await load(port, headers, options.warmup);
