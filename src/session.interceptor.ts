@@ -160,9 +160,10 @@ function methodKeyOf(
  * What `handle()` emits, started once `ready` resolves (at once without it),
  * with `save` awaited before each value goes on, also when it completes
  * without a value, and before an error goes on (the error wins unless the
- * save fails). When the subscriber leaves before anything was saved (an
- * outer `timeout()`), `abandoned` runs. One hand-written Observable rather
- * than an operator chain: it runs on every request that uses its session.
+ * save fails). When the subscriber leaves before it was answered (an outer
+ * `timeout()`), whether or not a save began, `abandoned` runs. One
+ * hand-written Observable rather than an operator chain: it runs on every
+ * request that uses its session.
  */
 function savedAfter(
   handle: () => Observable<unknown>,
@@ -173,27 +174,35 @@ function savedAfter(
   return new Observable((subscriber) => {
     let handled: Subscription | undefined;
     let saved: Promise<unknown> = Promise.resolve();
-    // A save was scheduled: from then on the subscriber is answered after it.
+    // A save was scheduled: no other one is needed when the handler completes.
     let saving = false;
-    const failed = (failure: unknown) => subscriber.error(failure);
+    // The subscriber got a value, its completion or an error.
+    let answered = false;
+    const answer = (send: () => void) => {
+      answered = true;
+      send();
+    };
+    const failed = (failure: unknown) => answer(() => subscriber.error(failure));
     // The handler failed: save what it changed, then pass its error on.
     const fail = (error: unknown) => {
       saving = true;
-      void save().then(() => subscriber.error(error), failed);
+      void save().then(() => answer(() => subscriber.error(error)), failed);
     };
     const start = () => {
       if (subscriber.closed) return;
       handled = handle().subscribe({
         next: (value) => {
           saving = true;
-          saved = saved.then(save).then(() => subscriber.next(value));
+          saved = saved.then(save).then(() => answer(() => subscriber.next(value)));
           saved.catch(failed);
         },
         error: fail,
         complete: () => {
           const first = !saving;
           saving = true;
-          saved.then(() => (first ? save() : undefined)).then(() => subscriber.complete(), failed);
+          saved
+            .then(() => (first ? save() : undefined))
+            .then(() => answer(() => subscriber.complete()), failed);
         },
       });
     };
@@ -201,7 +210,7 @@ function savedAfter(
     else start();
     return () => {
       handled?.unsubscribe();
-      if (!saving) abandoned?.();
+      if (!answered) abandoned?.();
     };
   });
 }

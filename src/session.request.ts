@@ -75,10 +75,14 @@ export class RequestSessions {
     return this.commitState(state);
   }
 
-  /** The interceptor will not save after all: the response hook takes over. */
+  /**
+   * The interceptor will not answer after its save (or not save at all):
+   * the response hook takes over, and holds the response back until a save
+   * in flight has finished.
+   */
   release(request: object): void {
     const state = this.stateOf(request);
-    if (!state?.managed) return;
+    if (!state) return;
     state.managed = false;
     if (state.session) this.watch(state, state.session);
   }
@@ -239,7 +243,7 @@ export class RequestSessions {
 
   /** Arms the response hook on the session's next change. */
   private listen(state: RequestState, session: Session): void {
-    internals.onChange(session, () => this.hook(state));
+    internals.onChange(session, (state.arm ??= () => this.hook(state)));
   }
 
   private hook(state: RequestState): void {

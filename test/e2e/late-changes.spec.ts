@@ -27,6 +27,8 @@ import request from 'supertest';
 import { MemoryBackend, Session, SessionModule, SessionService } from '../../src/index.js';
 import { createApp, sendJson, type RawResponse } from '../support/fixtures/app.js';
 import { cookieFrom, SECRET, sessionSetCookie, sleep } from '../support/fixtures/http.js';
+import { instrument, type Instrumented } from '../support/instrument.js';
+import { MapBackend } from '../support/map-backend.js';
 
 interface StatusResponse extends RawResponse {
   status(code: number): StatusResponse;
@@ -93,6 +95,22 @@ class SlowController {
     session.set('slow', 'started');
     await sleep(200);
     return { ok: true };
+  }
+}
+
+/** Controller-level timeout over a handler that answers at once: the save outlasts the timeout. */
+@Controller()
+@UseInterceptors(TimeoutInterceptor)
+class QuickController {
+  @Get('quick')
+  quick(@Session() session: Session) {
+    session.set('quick', 'saved');
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Session() session: Session) {
+    return session.toJSON();
   }
 }
 
@@ -225,5 +243,30 @@ describe('changes made after the handler', () => {
     const cookie = cookieFrom(await get('/login').expect(200));
     await get('/empty', cookie);
     await get('/read', cookie).expect(200, { user: 'ann', visited: 'empty' });
+  });
+});
+
+describe('a save that outlasts an outer timeout', () => {
+  let app: INestApplication;
+  let backend: Instrumented<MapBackend>;
+
+  beforeAll(async () => {
+    // Every write takes 150 ms: the interceptor outside ours gives up after 50.
+    backend = instrument(new MapBackend(), { slow: ['write'], delayMs: 150 });
+    app = await createApp({
+      imports: [SessionModule.forRoot({ secretKey: SECRET, backend })],
+      controllers: [QuickController],
+    });
+  });
+
+  afterAll(() => app.close());
+
+  it('holds the response back until the new session is stored, and sends its cookie', async () => {
+    const response = await request(app.getHttpServer()).get('/quick').expect(500);
+    const cookie = cookieFrom(response);
+    await request(app.getHttpServer())
+      .get('/read')
+      .set('Cookie', cookie)
+      .expect(200, { quick: 'saved' });
   });
 });
