@@ -1,21 +1,20 @@
 import type { Logger } from '@nestjs/common';
-import { serializeCookie } from './session.cookie.js';
 import { SessionLimitError, SessionValueError, unavailable } from './session.errors.js';
-import { nodeResponseOf, type SessionRequest, type SessionResponse } from './session.http.js';
+import type { SessionRequest } from './session.http.js';
+import { applyCookieChange, responseOf } from './session.request-cookie.js';
 import {
   holderOf,
   requestStateOf,
   setRequestState,
   type RequestState,
 } from './session.request-state.js';
-import { fastifyResponseOf } from './session.fastify.js';
 import { messages } from './session.messages.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionSigner } from './session.signer.js';
 import type { CookieChange } from './session.own-lifetime.js';
 import type { SessionStore } from './session.store.js';
 import { recordOf } from './session.record.js';
-import { answersInHeader, readToken } from './session.transport.js';
+import { readToken } from './session.transport.js';
 import { isModified, Session, sessionInternals } from './session.js';
 import type { SessionCalls } from './session.state.js';
 
@@ -87,29 +86,9 @@ export class RequestSessions {
     if (state.session) this.watch(state, state.session);
   }
 
-  /**
-   * Sets or clears the session cookie on the request's response, or with the
-   * header transport, the session header (empty to clear; nothing when only
-   * the cookie's attributes would change).
-   */
+  /** Applies a cookie change to the request's response (see `applyCookieChange`). */
   apply(state: RequestState, change: CookieChange | undefined): void {
-    if (change === undefined) return;
-    const response = this.responseFor(state);
-    if (!response) {
-      state.deferred = change;
-      return;
-    }
-    const value = change === 'clear' ? '' : (change.value ?? this.signer.sign(change.id));
-    if (answersInHeader(state.holder, this.options)) {
-      if (change === 'clear' || !change.resend) response.setToken(this.options.headerName, value);
-      return;
-    }
-    const maxAge = change === 'clear' ? 0 : change.maxAge;
-    const persistent = change === 'clear' ? undefined : change.persistent;
-    response.setCookie(
-      this.options.cookieName,
-      serializeCookie(this.options, value, maxAge, Date.now(), persistent),
-    );
+    applyCookieChange(state, change, this.signer, this.options);
   }
 
   /** Fastify linked the request to its reply: applies a cookie change made before. */
@@ -248,7 +227,7 @@ export class RequestSessions {
 
   private hook(state: RequestState): void {
     if (state.hooked || state.managed) return;
-    const response = this.responseFor(state);
+    const response = responseOf(state);
     if (!response) return;
     state.hooked = true;
     response.guard(
@@ -285,7 +264,7 @@ export class RequestSessions {
 
   private async save(state: RequestState, session: Session): Promise<void> {
     try {
-      const headersSent = this.responseFor(state)?.headersSent ?? false;
+      const headersSent = responseOf(state)?.headersSent ?? false;
       const change = await this.store.save(session, state.pending, headersSent, state.request);
       // Replaced or reset while it ran: its cookie is no longer the request's.
       const current =
@@ -297,10 +276,6 @@ export class RequestSessions {
     } finally {
       this.watch(state, session);
     }
-  }
-
-  private responseFor(state: RequestState): SessionResponse | undefined {
-    return (state.response ??= fastifyResponseOf(state.holder) ?? nodeResponseOf(state.holder));
   }
 }
 
