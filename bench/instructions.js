@@ -19,6 +19,12 @@
 //   --warmup N     requests before counting (default 10000: V8 compiles hot
 //                  code on its own threads for a while after start-up)
 //   --batches N    counted batches (default 3)
+//   --keep DIR     keep each contender's callgrind files in DIR/<contender>/
+//                  (one per batch), for callgrind_annotate: V8's own C++
+//                  functions (the garbage collector, runtime calls) are named
+//                  there; JIT-compiled JavaScript is not
+//   --preload F    start the server with `node --require F` (a what-if, such
+//                  as bench/bind-without-deprecation.cjs)
 //
 // Needs valgrind (Debian package valgrind), and for the Redis and PostgreSQL
 // contenders those servers at REDIS_URL / DATABASE_URL (default
@@ -27,10 +33,10 @@
 // contender: the instructions per request of each batch, and their mean.
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/redis-server.js';
 
@@ -43,6 +49,8 @@ const options = {
   requests: 3000,
   warmup: 10000,
   batches: 3,
+  keep: '',
+  preload: '',
 };
 const [names, workload, ...rest] = process.argv.slice(2);
 for (let i = 0; i < rest.length; i += 2) {
@@ -106,7 +114,13 @@ const callgrind = (pid, command) =>
   spawnSync('callgrind_control', [command, String(pid)], { stdio: 'ignore' });
 
 async function count(name) {
-  const out = mkdtempSync(join(os.tmpdir(), 'instructions-'));
+  const out = options.keep
+    ? join(resolve(options.keep), name)
+    : mkdtempSync(join(os.tmpdir(), 'instructions-'));
+  if (options.keep) {
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+  }
   const port = await freePort();
   const child = spawn(
     'valgrind',
@@ -115,6 +129,7 @@ async function count(name) {
       '--tool=callgrind',
       `--callgrind-out-file=${join(out, 'cg.%p')}`,
       process.execPath,
+      ...(options.preload ? ['--require', resolve(options.preload)] : []),
       'apps/main.js',
     ],
     {
@@ -166,7 +181,7 @@ async function count(name) {
     );
   } finally {
     child.kill('SIGKILL');
-    rmSync(out, { recursive: true, force: true });
+    if (!options.keep) rmSync(out, { recursive: true, force: true });
   }
 }
 

@@ -27,6 +27,9 @@
 //                        `node --cpu-prof` (on --system, default nest12-esm),
 //                        drive --workload (default /read) and print the top
 //                        self-time functions
+//   --preload FILE       start every server with `node --require FILE`: a
+//                        what-if (bench/bind-without-deprecation.cjs), never
+//                        written to BENCHMARKS.md (implies --no-write)
 //
 // Nest 11 is installed once into .bench/nest11-cjs/node_modules (npm install,
 // from the registry or npm's cache); everything else comes from this
@@ -124,6 +127,7 @@ function parseArgs(argv) {
     else if (arg === '--from-results') out.fromResults = resolve(value());
     else if (arg === '--profile') out.profile = value();
     else if (arg === '--workload') out.workload = value();
+    else if (arg === '--preload') out.preload = resolve(value());
     else throw new Error(`unknown option ${arg}`);
   }
   if (out.quick) {
@@ -142,6 +146,10 @@ function parseArgs(argv) {
   const unknown = [...out.systems, out.system ?? 'nest12-esm'].filter((s) => !(s in SYSTEMS));
   if (unknown.length)
     throw new Error(`unknown system ${unknown[0]}: one of ${Object.keys(SYSTEMS).join(', ')}`);
+  if (out.preload) {
+    if (!existsSync(out.preload)) throw new Error(`--preload ${out.preload}: no such file`);
+    out.write = false; // a what-if never stands for the product's figures
+  }
   if (out.before && !existsSync(join(out.before, 'dist', 'cjs', 'index.js')))
     throw new Error(`--before ${out.before}: no dist/ there (run npm run build in it first)`);
   return out;
@@ -563,7 +571,8 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
     while (ports.size < jobs.length) ports.add(await freePort());
     const free = [...ports];
     const starting = jobs.map(async ({ app, name }, i) => {
-      const server = await startServer(name, free[i], urls, pin.pinned, app);
+      const preload = args.preload ? ['--require', args.preload] : [];
+      const server = await startServer(name, free[i], urls, pin.pinned, app, preload);
       servers.push({ ...server, store: CONTENDERS[name].store, kind: CONTENDERS[name].kind });
       return server;
     });
@@ -736,6 +745,7 @@ function writeReport({ rows, host, args: runArgs, command, CONTENDERS }) {
 async function main() {
   if (args.fromResults) {
     const saved = JSON.parse(readFileSync(args.fromResults, 'utf8'));
+    if (saved.args?.preload) throw new Error(`${args.fromResults} is a what-if run (--preload)`);
     const { CONTENDERS } = await import(
       join(appDir('nest12-esm', 'current'), 'apps', 'contenders.js')
     );
