@@ -32,8 +32,6 @@ export interface RequestState {
   saving?: Promise<void>;
   /** A cookie change made before the response was known (Fastify middleware runs before its link). */
   deferred?: CookieChange;
-  /** Arms the response hook; made once, set as the session's change listener as often as needed. */
-  arm?: () => void;
 }
 
 /**

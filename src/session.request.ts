@@ -222,7 +222,10 @@ export class RequestSessions {
 
   /** Arms the response hook on the session's next change. */
   private listen(state: RequestState, session: Session): void {
-    internals.onChange(session, (state.arm ??= () => this.hook(state)));
+    // A fresh closure each time: keeping one on the state (a function-valued
+    // field added after the state was made) cost V8 about 8 % more
+    // instructions per session request.
+    internals.onChange(session, () => this.hook(state));
   }
 
   private hook(state: RequestState): void {
