@@ -19,12 +19,13 @@
 //   --warmup N     requests before counting (default 10000: V8 compiles hot
 //                  code on its own threads for a while after start-up)
 //   --batches N    counted batches (default 3)
-//   --keep DIR     keep each contender's callgrind files in DIR/<contender>/
+//   --keep DIR     keep each contender's callgrind files in
+//                  DIR/<system>-<lib>[-<preload>]/<contender>/
 //                  (one per batch), for callgrind_annotate: V8's own C++
 //                  functions (the garbage collector, runtime calls) are named
 //                  there; JIT-compiled JavaScript is not
-//   --preload F    start the server with `node --require F` (a what-if, such
-//                  as bench/bind-without-deprecation.cjs)
+//   --preload F    start the server with `node --import F` (a what-if, such
+//                  as bench/bind-without-deprecation.mjs)
 //
 // Needs valgrind (Debian package valgrind), and for the Redis and PostgreSQL
 // contenders those servers at REDIS_URL / DATABASE_URL (default
@@ -36,7 +37,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/redis-server.js';
 
@@ -67,6 +68,9 @@ for (const key of ['requests', 'warmup', 'batches']) {
   if (!Number.isInteger(options[key]) || options[key] < 1) {
     throw new Error(`--${key} must be a positive whole number`);
   }
+}
+if (options.preload && !existsSync(options.preload)) {
+  throw new Error(`--preload ${options.preload}: no such file`);
 }
 if (spawnSync('callgrind_control', ['--version'], { stdio: 'ignore' }).status !== 0) {
   throw new Error('callgrind_control not found: install valgrind (apt-get install valgrind)');
@@ -115,7 +119,13 @@ const callgrind = (pid, command) =>
 
 async function count(name) {
   const out = options.keep
-    ? join(resolve(options.keep), name)
+    ? join(
+        resolve(options.keep),
+        [options.system, options.lib, options.preload && basename(options.preload)]
+          .filter(Boolean)
+          .join('-'),
+        name,
+      )
     : mkdtempSync(join(os.tmpdir(), 'instructions-'));
   if (options.keep) {
     rmSync(out, { recursive: true, force: true });
@@ -129,7 +139,7 @@ async function count(name) {
       '--tool=callgrind',
       `--callgrind-out-file=${join(out, 'cg.%p')}`,
       process.execPath,
-      ...(options.preload ? ['--require', resolve(options.preload)] : []),
+      ...(options.preload ? ['--import', resolve(options.preload)] : []),
       'apps/main.js',
     ],
     {
@@ -176,7 +186,8 @@ async function count(name) {
     const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
     const k = (v) => `${(v / 1000).toFixed(0)}k`;
     console.log(
-      `${options.system} ${name}${options.lib === 'current' ? '' : `@${options.lib}`} ${workload}: ` +
+      `${options.system} ${name}${options.lib === 'current' ? '' : `@${options.lib}`}` +
+        `${options.preload ? ` (preload ${basename(options.preload)})` : ''} ${workload}: ` +
         `${k(mean)} instructions per request (batches ${counts.map(k).join(', ')})`,
     );
   } finally {

@@ -27,9 +27,11 @@
 //                        `node --cpu-prof` (on --system, default nest12-esm),
 //                        drive --workload (default /read) and print the top
 //                        self-time functions
-//   --preload FILE       start every server with `node --require FILE`: a
-//                        what-if (bench/bind-without-deprecation.cjs), never
-//                        written to BENCHMARKS.md (implies --no-write)
+//   --preload FILE       start every server with `node --import FILE`: a
+//                        what-if (bench/bind-without-deprecation.mjs), never
+//                        written to BENCHMARKS.md (implies --no-write); the
+//                        side measurements (bench/async-scope.js, our code
+//                        in process) run without it
 //
 // Nest 11 is installed once into .bench/nest11-cjs/node_modules (npm install,
 // from the registry or npm's cache); everything else comes from this
@@ -571,7 +573,7 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
     while (ports.size < jobs.length) ports.add(await freePort());
     const free = [...ports];
     const starting = jobs.map(async ({ app, name }, i) => {
-      const preload = args.preload ? ['--require', args.preload] : [];
+      const preload = args.preload ? ['--import', args.preload] : [];
       const server = await startServer(name, free[i], urls, pin.pinned, app, preload);
       servers.push({ ...server, store: CONTENDERS[name].store, kind: CONTENDERS[name].kind });
       return server;
@@ -710,6 +712,7 @@ async function profile(CONTENDERS, WORKLOADS, pin) {
     const before = new Set(readdirSync(dir));
     const app = { lib: 'current', dir: appDir(system, 'current') };
     const server = await startServer(name, await freePort(), urls, pin.pinned, app, [
+      ...(args.preload ? ['--import', args.preload] : []),
       '--cpu-prof',
       `--cpu-prof-dir=${dir}`,
     ]);

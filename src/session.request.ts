@@ -224,7 +224,7 @@ export class RequestSessions {
   private listen(state: RequestState, session: Session): void {
     // A fresh closure each time: keeping one on the state (a function-valued
     // field added after the state was made) cost V8 about 8 % more
-    // instructions per session request.
+    // instructions per memory /write on Nest 12.
     internals.onChange(session, () => this.hook(state));
   }
 
