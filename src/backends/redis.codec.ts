@@ -29,12 +29,16 @@ export function decode(raw: string): SessionData | undefined {
   try {
     const outer: unknown = JSON.parse(raw);
     if (outer === null || typeof outer !== 'object' || Array.isArray(outer)) return undefined;
-    const fields: [string, unknown][] = [];
-    for (const [name, json] of Object.entries(outer)) {
+    const record = outer as Record<string, unknown>;
+    // Each field is replaced in place by its value. JSON.parse made every
+    // field an own property, so assigning to one named "__proto__" sets that
+    // property, not the prototype.
+    for (const name of Object.keys(record)) {
+      const json = record[name];
       if (typeof json !== 'string') return undefined;
-      fields.push([name, JSON.parse(json)]);
+      record[name] = JSON.parse(json);
     }
-    return Object.fromEntries(fields);
+    return record;
   } catch {
     return undefined;
   }
