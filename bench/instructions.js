@@ -72,6 +72,8 @@ for (const key of ['requests', 'warmup', 'batches']) {
 if (options.preload && !existsSync(options.preload)) {
   throw new Error(`--preload ${options.preload}: no such file`);
 }
+/** How the preload is named in output paths and lines ('' without one). */
+const preloadName = options.preload ? basename(options.preload) : '';
 if (spawnSync('callgrind_control', ['--version'], { stdio: 'ignore' }).status !== 0) {
   throw new Error('callgrind_control not found: install valgrind (apt-get install valgrind)');
 }
@@ -121,9 +123,7 @@ async function count(name) {
   const out = options.keep
     ? join(
         resolve(options.keep),
-        [options.system, options.lib, options.preload && basename(options.preload)]
-          .filter(Boolean)
-          .join('-'),
+        [options.system, options.lib, preloadName].filter(Boolean).join('-'),
         name,
       )
     : mkdtempSync(join(os.tmpdir(), 'instructions-'));
@@ -187,7 +187,7 @@ async function count(name) {
     const k = (v) => `${(v / 1000).toFixed(0)}k`;
     console.log(
       `${options.system} ${name}${options.lib === 'current' ? '' : `@${options.lib}`}` +
-        `${options.preload ? ` (preload ${basename(options.preload)})` : ''} ${workload}: ` +
+        `${preloadName ? ` (preload ${preloadName})` : ''} ${workload}: ` +
         `${k(mean)} instructions per request (batches ${counts.map(k).join(', ')})`,
     );
   } finally {

@@ -94,6 +94,8 @@ const SYSTEMS = {
 };
 
 const args = parseArgs(process.argv.slice(2));
+/** The node flags that load --preload's what-if into every server (none without it). */
+const PRELOAD_FLAGS = args.preload ? ['--import', args.preload] : [];
 const log = (line) => process.stderr.write(`${line}\n`);
 
 function parseArgs(argv) {
@@ -573,8 +575,7 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
     while (ports.size < jobs.length) ports.add(await freePort());
     const free = [...ports];
     const starting = jobs.map(async ({ app, name }, i) => {
-      const preload = args.preload ? ['--import', args.preload] : [];
-      const server = await startServer(name, free[i], urls, pin.pinned, app, preload);
+      const server = await startServer(name, free[i], urls, pin.pinned, app, PRELOAD_FLAGS);
       servers.push({ ...server, store: CONTENDERS[name].store, kind: CONTENDERS[name].kind });
       return server;
     });
@@ -712,7 +713,7 @@ async function profile(CONTENDERS, WORKLOADS, pin) {
     const before = new Set(readdirSync(dir));
     const app = { lib: 'current', dir: appDir(system, 'current') };
     const server = await startServer(name, await freePort(), urls, pin.pinned, app, [
-      ...(args.preload ? ['--import', args.preload] : []),
+      ...PRELOAD_FLAGS,
       '--cpu-prof',
       `--cpu-prof-dir=${dir}`,
     ]);
