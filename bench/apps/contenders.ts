@@ -53,6 +53,15 @@ export const CONTENDERS = {
     // What `@Session()` costs a route before any session work: the floor of ours, on each workload's requests.
     workloads: SESSION_WORKLOADS,
   },
+  'bare-redis': {
+    kind: 'bare',
+    store: 'redis',
+    rolling: false,
+    label:
+      "Nest, no sessions, routes shaped as bare-decorator's whose interceptor makes a session's Redis round trips: GET before the handler (/read, /write), SET after it (/write, /login)",
+    // The floor of ours on Redis: the round trips the targets allow, with no session work around them.
+    workloads: SESSION_WORKLOADS,
+  },
   'es-memory': {
     kind: 'express-session',
     store: 'memory',

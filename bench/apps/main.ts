@@ -31,6 +31,7 @@ import { RedisStore } from 'connect-redis';
 import session from 'express-session';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { Observable } from 'rxjs';
 import { Session, SessionModule, MemoryBackend, type SessionBackend } from 'pselfastapise-async';
 import { PostgresBackend } from 'pselfastapise-async/backends/postgres';
 import { RedisBackend } from 'pselfastapise-async/backends/redis';
@@ -133,6 +134,66 @@ function Noop(): ParameterDecorator {
 class BareDecoratedController {
   @Get(['read', 'write', 'login'])
   none(@Noop() _nothing: unknown): { ok: boolean } {
+    return { ok: true };
+  }
+}
+
+/** What RedisBackend stores for the benchmark's session, read and written by `bare-redis`. */
+const RECORD = JSON.stringify({
+  user: JSON.stringify(userFor(1)),
+  cart: JSON.stringify(newCart()),
+});
+const READ_KEY = 'bench:bare-redis:read';
+const WRITE_KEY = 'bench:bare-redis:write';
+let floorClient: Redis | undefined;
+
+/**
+ * The Redis round trips a session route may make (one per read, two per
+ * change, one per new session), with no session work around them: a GET of
+ * a record of the benchmark's size before the handler on `/read` and
+ * `/write`, and a SET of one after it on `/write` and `/login`, before the
+ * response is written. One hand-written Observable, as ours is.
+ */
+@Injectable()
+class RoundTripInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const redis = floorClient!;
+    const path = context.switchToHttp().getRequest<{ path: string }>().path;
+    const reads = path !== '/login';
+    const writes = path !== '/read';
+    return new Observable((subscriber) => {
+      let saved: Promise<unknown> = Promise.resolve();
+      const failed = (error: unknown) => subscriber.error(error);
+      const start = () =>
+        next.handle().subscribe({
+          next: (value) => {
+            saved = writes
+              ? redis.set(WRITE_KEY, RECORD, 'EX', MAX_AGE).then(() => subscriber.next(value))
+              : Promise.resolve(subscriber.next(value));
+          },
+          error: failed,
+          complete: () => saved.then(() => subscriber.complete(), failed),
+        });
+      if (reads) redis.get(READ_KEY).then(start, failed);
+      else start();
+    });
+  }
+}
+
+function RoundTrips(): ParameterDecorator {
+  const param = NoopParam();
+  return (target, method, index) => {
+    param(target, method, index);
+    const descriptor = Object.getOwnPropertyDescriptor(target, method!)!;
+    UseInterceptors(RoundTripInterceptor)(target, method!, descriptor);
+  };
+}
+
+/** `bare-decorator` plus a session's Redis round trips: the floor of ours on Redis. */
+@Controller()
+class BareRoundTripController {
+  @Get(['read', 'write', 'login'])
+  none(@RoundTrips() _nothing: unknown): { ok: boolean } {
     return { ok: true };
   }
 }
@@ -243,7 +304,13 @@ function appModule(name: ContenderName, urls: { redis: string; database: string 
   const imports: DynamicModule[] = [];
   const providers: Provider[] = [];
   if (contender.kind === 'bare') {
-    controllers.push(name === 'bare-decorator' ? BareDecoratedController : BareController);
+    controllers.push(
+      name === 'bare-decorator'
+        ? BareDecoratedController
+        : name === 'bare-redis'
+          ? BareRoundTripController
+          : BareController,
+    );
   }
   // Nest's own cost of running one global interceptor, with nothing in it.
   if (name === 'bare-interceptor')
@@ -278,6 +345,10 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port <= 0) throw new Error('PORT must be set');
   const contender: Contender = CONTENDERS[name];
   countRoundTrips();
+  if (name === 'bare-redis') {
+    floorClient = new Redis(urls.redis);
+    await floorClient.set(READ_KEY, RECORD, 'EX', MAX_AGE);
+  }
   const app = await NestFactory.create(appModule(name, urls), { logger: false });
   app.use((_req: unknown, _res: unknown, next: () => void) => {
     received += 1;
