@@ -68,6 +68,11 @@ export function summarize(samples, contenders, systems) {
         const before = (round) => find(system, round, `${id}@before`, workload);
         const self = (round) => find(system, round, id, workload);
         const floor = (round) => find(system, round, 'bare-decorator', workload);
+        // On Redis, the same routes with the round trips a session may make (bare-redis).
+        const trips = (round) =>
+          contenders[name]?.store === 'redis'
+            ? find(system, round, 'bare-redis', workload)
+            : undefined;
         rows.push({
           system,
           contender: id,
@@ -93,6 +98,8 @@ export function summarize(samples, contenders, systems) {
           // CPU µs per request above that floor (ours), and above bare (the baseline).
           aboveFloor: baseline ? cpuOf(self, floor, minus) : null,
           baseAboveBare: baseline ? cpuOf(base, bare, minus) : null,
+          tripsFloorCpu: baseline ? cpuOf(trips, base, over) : null,
+          aboveTripsFloor: baseline ? cpuOf(self, trips, minus) : null,
           beforeCpu: ratio(before, 'cpuPerRequest'),
           beforeRps: ratio(before, 'rps'),
         });
@@ -179,6 +186,10 @@ function floorOf(r, limit) {
     above: r.floorCpu > limit,
     ours: r.aboveFloor,
     baseline: r.baseAboveBare,
+    trips:
+      r.tripsFloorCpu === null
+        ? null
+        : { ratio: r.tripsFloorCpu, above: r.tripsFloorCpu > limit, ours: r.aboveTripsFloor },
   };
 }
 
@@ -188,7 +199,10 @@ function floorText(floor) {
   const us = (v) => `${v >= 0 ? '+' : ''}${Math.round(v)} µs`;
   return (
     `; no-op decorator and interceptor alone ${floor.ratio.toFixed(2)}x${floor.above ? ' (over the limit)' : ''}` +
-    `; ours ${us(floor.ours)} over it, express-session ${us(floor.baseline)} over bare`
+    `; ours ${us(floor.ours)} over it, express-session ${us(floor.baseline)} over bare` +
+    (floor.trips
+      ? `; with its Redis round trips ${floor.trips.ratio.toFixed(2)}x${floor.trips.above ? ' (over the limit)' : ''}, ours ${us(floor.trips.ours)} over that`
+      : '')
   );
 }
 
@@ -387,7 +401,11 @@ export function markdownReport({
     '(`bare-decorator`, on the same requests) costs against the same express-session contender in the',
     'same round: a route shaped as `@Session()` shapes it (SPEC) cannot cost less. "(over)" marks a',
     'limit the floor alone exceeds. **ours over floor**: our CPU per request above `bare-decorator`;',
-    "**e-s over bare**: express-session's above `bare`.",
+    "**e-s over bare**: express-session's above `bare`. **Redis floor** (Redis rows): the same routes",
+    'whose interceptor also makes the Redis round trips the target allows, with no session work',
+    '(`bare-redis`: a GET of a record of the same size before the handler on `/read` and `/write`, a SET',
+    'after it on `/write` and `/login`), against the same express-session contender; **ours over it**:',
+    'our CPU per request above `bare-redis`.',
     '',
   );
   md.push(
@@ -403,6 +421,8 @@ export function markdownReport({
         'floor',
         'ours over floor',
         'e-s over bare',
+        'Redis floor',
+        'ours over it',
       ],
       targets.map((t) => [
         t.status,
@@ -415,6 +435,10 @@ export function markdownReport({
         t.floor ? `${t.floor.ratio.toFixed(2)}x${t.floor.above ? ' (over)' : ''}` : '',
         t.floor ? `${Math.round(t.floor.ours)} µs` : '',
         t.floor ? `${Math.round(t.floor.baseline)} µs` : '',
+        t.floor?.trips
+          ? `${t.floor.trips.ratio.toFixed(2)}x${t.floor.trips.above ? ' (over)' : ''}`
+          : '',
+        t.floor?.trips ? `${Math.round(t.floor.trips.ours)} µs` : '',
       ]),
       5,
     ),
