@@ -115,27 +115,30 @@ class CpuController {
 }
 
 /**
- * What `@Session()` puts on a handler, with nothing in it: a custom parameter
- * decorator (Nest resolves it through its parameter pipeline) that binds a
- * no-op interceptor to the handler it is applied to.
+ * What `@Session()` puts on a handler, with no session in it: a custom
+ * parameter decorator (Nest resolves it through its parameter pipeline) that
+ * binds `interceptor` to the handler it is applied to.
  */
 const NoopParam = createParamDecorator(() => undefined);
-function Noop(): ParameterDecorator {
+function Binding(interceptor: Type<NestInterceptor>): ParameterDecorator {
   const param = NoopParam();
   return (target, method, index) => {
     param(target, method, index);
     const descriptor = Object.getOwnPropertyDescriptor(target, method!)!;
-    UseInterceptors(NoopInterceptor)(target, method!, descriptor);
+    UseInterceptors(interceptor)(target, method!, descriptor);
   };
 }
 
-/** No sessions, but each route shaped as a `@Session()` route: the floor of ours. */
-@Controller()
-class BareDecoratedController {
-  @Get(['read', 'write', 'login'])
-  none(@Noop() _nothing: unknown): { ok: boolean } {
-    return { ok: true };
+/** No sessions, but each route shaped as a `@Session()` route, binding `interceptor`. */
+function shapedController(interceptor: Type<NestInterceptor>): Type {
+  @Controller()
+  class ShapedController {
+    @Get(['read', 'write', 'login'])
+    none(@Binding(interceptor) _nothing: unknown): { ok: boolean } {
+      return { ok: true };
+    }
   }
+  return ShapedController;
 }
 
 /**
@@ -185,24 +188,6 @@ class RoundTripInterceptor implements NestInterceptor {
       else start();
       return () => handled?.unsubscribe();
     });
-  }
-}
-
-function RoundTrips(): ParameterDecorator {
-  const param = NoopParam();
-  return (target, method, index) => {
-    param(target, method, index);
-    const descriptor = Object.getOwnPropertyDescriptor(target, method!)!;
-    UseInterceptors(RoundTripInterceptor)(target, method!, descriptor);
-  };
-}
-
-/** `bare-decorator` plus a session's Redis round trips: the floor of ours on Redis. */
-@Controller()
-class BareRoundTripController {
-  @Get(['read', 'write', 'login'])
-  none(@RoundTrips() _nothing: unknown): { ok: boolean } {
-    return { ok: true };
   }
 }
 
@@ -312,11 +297,12 @@ function appModule(name: ContenderName, urls: { redis: string; database: string 
   const imports: DynamicModule[] = [];
   const providers: Provider[] = [];
   if (contender.kind === 'bare') {
+    // bare-decorator: the floor of ours; bare-redis: that plus a session's Redis round trips.
     controllers.push(
       name === 'bare-decorator'
-        ? BareDecoratedController
+        ? shapedController(NoopInterceptor)
         : name === 'bare-redis'
-          ? BareRoundTripController
+          ? shapedController(RoundTripInterceptor)
           : BareController,
     );
   }
