@@ -105,6 +105,5 @@ export function newSessionId(): string {
  * id, base64url. A dump of the store yields no usable cookie.
  */
 export function storageKeyOf(sessionId: string): string {
-  // One call, no Hash object to make: about 1 µs less per new session or first-seen cookie.
   return hash('sha256', sessionId, 'base64url');
 }
