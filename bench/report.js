@@ -173,25 +173,24 @@ export function evaluateTargets(rows) {
 }
 
 /**
- * Where a CPU target stands against Nest's floor: what the app whose routes
- * take a no-op parameter decorator binding a no-op interceptor (and no
- * sessions) costs against the same baseline, and whether that alone is over
- * the limit; our CPU above that app and the baseline's above bare, in µs per
- * request; on Redis, the same for bare-redis (`trips`). Null when neither ran.
+ * Where a CPU target stands against its floors, each null when its app did
+ * not run: `decorator`, what the app whose routes take a no-op parameter
+ * decorator binding a no-op interceptor (and no sessions) costs against the
+ * same baseline, and the baseline's CPU above bare (µs per request);
+ * `redis`, the same routes making a session's Redis round trips
+ * (bare-redis). Each says whether it alone is over the limit, and our CPU
+ * above it. Null when neither ran.
  */
 function floorOf(r, limit) {
-  if (r.floorCpu === null && r.tripsFloorCpu === null) return null;
-  return {
-    ratio: r.floorCpu,
-    above: r.floorCpu !== null && r.floorCpu > limit,
-    ours: r.aboveFloor,
-    baseline: r.baseAboveBare,
-    trips:
-      r.tripsFloorCpu === null
-        ? null
-        : { ratio: r.tripsFloorCpu, above: r.tripsFloorCpu > limit, ours: r.aboveTripsFloor },
-  };
+  const at = (ratio, ours) => (ratio === null ? null : { ratio, above: ratio > limit, ours });
+  const decorator = at(r.floorCpu, r.aboveFloor);
+  const redis = at(r.tripsFloorCpu, r.aboveTripsFloor);
+  if (!decorator && !redis) return null;
+  return { decorator: decorator && { ...decorator, baseline: r.baseAboveBare }, redis };
 }
+
+/** `0.92x`, with `over` after it when that floor alone is over the limit. */
+const floorRatio = (floor, over) => `${floor.ratio.toFixed(2)}x${floor.above ? over : ''}`;
 
 /**
  * `; no-op decorator and interceptor alone 0.92x (over the limit); ours +81 µs over it,
@@ -201,20 +200,26 @@ function floorOf(r, limit) {
 function floorText(floor) {
   if (!floor) return '';
   const us = (v) => `${v >= 0 ? '+' : ''}${Math.round(v)} µs`;
-  const over = (above) => (above ? ' (over the limit)' : '');
+  const { decorator, redis } = floor;
   const parts = [];
-  if (floor.ratio !== null) {
+  if (decorator) {
     parts.push(
-      `no-op decorator and interceptor alone ${floor.ratio.toFixed(2)}x${over(floor.above)}`,
-      `ours ${us(floor.ours)} over it, express-session ${us(floor.baseline)} over bare`,
+      `no-op decorator and interceptor alone ${floorRatio(decorator, ' (over the limit)')}`,
+      `ours ${us(decorator.ours)} over it, express-session ${us(decorator.baseline)} over bare`,
     );
   }
-  if (floor.trips) {
+  if (redis) {
     parts.push(
-      `with its Redis round trips ${floor.trips.ratio.toFixed(2)}x${over(floor.trips.above)}, ours ${us(floor.trips.ours)} over that`,
+      `with its Redis round trips ${floorRatio(redis, ' (over the limit)')}, ours ${us(redis.ours)} over that`,
     );
   }
   return parts.map((part) => `; ${part}`).join('');
+}
+
+/** A floor's table cells: its ratio, then its µs figures `keys`; blank when it did not run. */
+function floorCells(floor, ...keys) {
+  if (!floor) return ['', ...keys.map(() => '')];
+  return [floorRatio(floor, ' (over)'), ...keys.map((key) => `${Math.round(floor[key])} µs`)];
 }
 
 const fmt = {
@@ -444,15 +449,8 @@ export function markdownReport({
         t.target,
         t.measured,
         t.beside ? t.beside.replace(/^req\/s /, '') : '',
-        t.floor?.ratio != null
-          ? `${t.floor.ratio.toFixed(2)}x${t.floor.above ? ' (over)' : ''}`
-          : '',
-        t.floor?.ratio != null ? `${Math.round(t.floor.ours)} µs` : '',
-        t.floor?.ratio != null ? `${Math.round(t.floor.baseline)} µs` : '',
-        t.floor?.trips
-          ? `${t.floor.trips.ratio.toFixed(2)}x${t.floor.trips.above ? ' (over)' : ''}`
-          : '',
-        t.floor?.trips ? `${Math.round(t.floor.trips.ours)} µs` : '',
+        ...floorCells(t.floor?.decorator, 'ours', 'baseline'),
+        ...floorCells(t.floor?.redis, 'ours'),
       ]),
       5,
     ),
