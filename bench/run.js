@@ -10,6 +10,11 @@
 //   --rounds N           rounds (default 3)
 //   --duration S         seconds per measurement (default 4)
 //   --warmup S           seconds of warm-up before each measurement (default 1)
+//   --settle S           before the first round, seconds of load each server
+//                        gets on each workload it serves (default 5; 0 with
+//                        --quick): V8 compiles a route's code for its first
+//                        10,000 to 20,000 requests, which costs 1.5 to 3 times
+//                        the CPU per request of a settled server
 //   --slices N           each measurement is taken in N slices, the contenders
 //                        of a workload alternating slice by slice, so that a
 //                        burst of load from elsewhere falls on all of them
@@ -106,6 +111,7 @@ function parseArgs(argv) {
     rounds: 3,
     duration: 4,
     warmup: 1,
+    settle: 5,
     slices: 4,
     only: undefined,
     systems: Object.keys(SYSTEMS),
@@ -123,6 +129,7 @@ function parseArgs(argv) {
     else if (arg === '--rounds') out.rounds = Number(value());
     else if (arg === '--duration') out.duration = Number(value());
     else if (arg === '--warmup') out.warmup = Number(value());
+    else if (arg === '--settle') out.settle = Number(value());
     else if (arg === '--slices') out.slices = Number(value());
     else if (arg === '--only') out.only = value().split(',');
     else if (arg === '--systems') out.systems = value().split(',');
@@ -138,13 +145,16 @@ function parseArgs(argv) {
     out.rounds = argv.includes('--rounds') ? out.rounds : 1;
     out.duration = argv.includes('--duration') ? out.duration : 0.5;
     out.warmup = argv.includes('--warmup') ? out.warmup : 0; // a smoke test: no warm-up
+    out.settle = argv.includes('--settle') ? out.settle : 0;
     out.slices = argv.includes('--slices') ? out.slices : 1;
     out.write = false;
   }
   for (const key of ['rounds', 'duration']) {
     if (!(out[key] > 0) || out[key] > 60) throw new Error(`--${key} must be in (0, 60]`);
   }
-  if (!(out.warmup >= 0) || out.warmup > 60) throw new Error('--warmup must be in [0, 60]');
+  for (const key of ['warmup', 'settle']) {
+    if (!(out[key] >= 0) || out[key] > 60) throw new Error(`--${key} must be in [0, 60]`);
+  }
   if (!Number.isInteger(out.slices) || out.slices < 1 || out.slices > 20)
     throw new Error('--slices must be an integer in [1, 20]');
   const unknown = [...out.systems, out.system ?? 'nest12-esm'].filter((s) => !(s in SYSTEMS));
@@ -592,11 +602,19 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
     ]);
     const measurements = plan.reduce((n, [, list]) => n + list.length, 0);
     const estimate = Math.ceil(
-      (args.rounds * measurements * (args.warmup + args.duration + 0.5 * args.slices)) / 60,
+      (measurements * args.settle +
+        args.rounds * measurements * (args.warmup + args.duration + 0.5 * args.slices)) /
+        60,
     );
     log(
       `${system}: ${args.rounds} round(s) x ${measurements} measurements in ${args.slices} slice(s), ~${estimate} min`,
     );
+    if (args.settle > 0) {
+      log(`${system}: settling each server on each of its workloads for ${args.settle} s`);
+      for (const [workload, list] of plan) {
+        for (const server of list) await prepare(server, workload, { warmup: args.settle });
+      }
+    }
     const samples = [];
     for (let round = 1; round <= args.rounds; round += 1) {
       for (const [workload, list] of plan) {
