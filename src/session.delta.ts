@@ -1,6 +1,6 @@
 import { setOwn, type SessionDelta } from './backends/session-backend.js';
 import { META_KEY } from './session.constants.js';
-import { withoutEmptyIndexTime, type RecordMeta } from './session.lifetime.js';
+import type { RecordMeta } from './session.lifetime.js';
 import { type Session, sessionInternals } from './session.js';
 
 /** @internal A key to set (name and value) or to remove, besides a session's own changes. */
@@ -14,7 +14,7 @@ const internals = sessionInternals();
 /** @internal A stored session's changes since it was loaded, with its new metadata (and `extra`). */
 export function deltaOf(session: Session, meta: RecordMeta, extra: KeyChange = {}): SessionDelta {
   const data = internals.data(session);
-  const set: Record<string, unknown> = { [META_KEY]: withoutEmptyIndexTime(meta) };
+  const set: Record<string, unknown> = { [META_KEY]: meta };
   for (const name of internals.changed(session)) setOwn(set, name, data[name]);
   const unset = [...internals.deleted(session)];
   if (extra.set) setOwn(set, extra.set[0], extra.set[1]);

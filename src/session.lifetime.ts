@@ -114,13 +114,5 @@ export function isExpired(
 
 /** @internal The record to store: the application's data and the metadata. */
 export function recordWith(data: Readonly<Record<string, unknown>>, meta: RecordMeta): SessionData {
-  return { ...data, [META_KEY]: withoutEmptyIndexTime(meta) };
-}
-
-/** @internal `meta` without fields that are undefined (JSON would drop them anyway). */
-export function withoutEmptyIndexTime(meta: RecordMeta): RecordMeta {
-  if (meta.i === undefined) delete meta.i;
-  if (meta.m === undefined) delete meta.m;
-  if (meta.p === undefined) delete meta.p;
-  return meta;
+  return { ...data, [META_KEY]: meta };
 }

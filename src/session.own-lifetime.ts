@@ -29,7 +29,11 @@ export function sessionExpiry(
   return expiryOf(options, createdAt, now, lifetimeOf(options, session));
 }
 
-/** @internal The record's metadata, with the session's own lifetime and cookie kind. */
+/**
+ * @internal The record's metadata, with the session's own lifetime and cookie
+ * kind. Fields without a value are left out rather than deleted afterwards,
+ * which would turn the object into a slow dictionary.
+ */
 export function sessionMeta(
   session: Session,
   createdAt: number,
@@ -37,8 +41,11 @@ export function sessionMeta(
   indexedAt: number | undefined,
 ): RecordMeta {
   const { maxAge, persistent } = internals.lifetime(session);
-  const p = persistent === undefined ? undefined : persistent ? 1 : 0;
-  return { c: createdAt, e: expiresAt, i: indexedAt, m: maxAge, p };
+  const meta: RecordMeta = { c: createdAt, e: expiresAt };
+  if (indexedAt !== undefined) meta.i = indexedAt;
+  if (maxAge !== undefined) meta.m = maxAge;
+  if (persistent !== undefined) meta.p = persistent ? 1 : 0;
+  return meta;
 }
 
 /** @internal The cookie of `session` under id `id`, expiring at `expiresAt`. */
