@@ -12,9 +12,11 @@
 //   --warmup S           seconds of warm-up before each measurement (default 1)
 //   --settle S           before the first round, seconds of load each server
 //                        gets on each workload it serves (default 5; 0 with
-//                        --quick): V8 compiles a route's code for its first
-//                        10,000 to 20,000 requests, which costs 1.5 to 3 times
-//                        the CPU per request of a settled server
+//                        --quick): V8 compiles a route's code over its first
+//                        10,000 to 20,000 requests, at several times the CPU
+//                        per request of a settled server (a slow contender
+//                        gets fewer requests in those seconds); not used by
+//                        --profile, which has its own warm-up
 //   --slices N           each measurement is taken in N slices, the contenders
 //                        of a workload alternating slice by slice, so that a
 //                        burst of load from elsewhere falls on all of them
@@ -397,13 +399,13 @@ async function prepare(server, workload, { warmup }) {
 
 /** One slice of a measurement: the server's counters around `duration` seconds of load. */
 async function slice(server, workload, headers, duration) {
-  const settle = args.quick ? 50 : 100;
-  await sleep(settle); // let the previous load's last requests finish before the counters are read
+  const pause = args.quick ? 50 : 100;
+  await sleep(pause); // let the previous load's last requests finish before the counters are read
   const before = await serverCounters(server.port);
   const result = await cannon(server.port, workload, headers, duration);
   // Round trips are divided by the requests the server received, so requests
   // still in flight when autocannon stops count on both sides.
-  await sleep(settle);
+  await sleep(pause);
   const after = await serverCounters(server.port);
   return {
     requests: result.requests.total,

@@ -86,6 +86,29 @@ describe('SessionStore', () => {
       });
     });
 
+    it('hands the backend metadata without empty fields, on a write and on a patch', async () => {
+      // A backend that keeps objects as they are (not as JSON) would store them.
+      const backend = new MemoryBackend();
+      const write = jest.spyOn(backend, 'write');
+      const patch = jest.spyOn(backend, 'patch');
+      const { store, created, reload } = setup({ userKey: 'user' }, backend);
+      const plain = await created({ a: 1 });
+      expect(Object.keys(write.mock.calls[0][1][META_KEY] as object)).toEqual(['c', 'e']);
+      const own = new Session().set('user', 'ann').setMaxAge(30, { persistent: false });
+      await store.save(own, owes(), false);
+      expect(Object.keys(write.mock.calls[1][1][META_KEY] as object)).toEqual([
+        'c',
+        'e',
+        'i',
+        'm',
+        'p',
+      ]);
+      const loaded = await reload(plain);
+      loaded.set('a', 2);
+      await store.save(loaded, owes(), false);
+      expect(Object.keys(patch.mock.calls[0][1].set[META_KEY] as object)).toEqual(['c', 'e']);
+    });
+
     it('is not stored once the headers went out (its cookie could not be sent)', async () => {
       const { store, backend } = setup();
       await expect(store.save(new Session().set('a', 1), owes(), true)).resolves.toBeUndefined();
