@@ -144,11 +144,11 @@ function parseArgs(argv) {
     else throw new Error(`unknown option ${arg}`);
   }
   if (out.quick) {
-    out.rounds = argv.includes('--rounds') ? out.rounds : 1;
-    out.duration = argv.includes('--duration') ? out.duration : 0.5;
-    out.warmup = argv.includes('--warmup') ? out.warmup : 0; // a smoke test: no warm-up
-    out.settle = argv.includes('--settle') ? out.settle : 0;
-    out.slices = argv.includes('--slices') ? out.slices : 1;
+    // A smoke test: one short round, no warm-up or settling, unless asked for.
+    const quick = { rounds: 1, duration: 0.5, warmup: 0, settle: 0, slices: 1 };
+    for (const [key, value] of Object.entries(quick)) {
+      if (!argv.includes(`--${key}`)) out[key] = value;
+    }
     out.write = false;
   }
   for (const key of ['rounds', 'duration']) {
@@ -603,11 +603,8 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
       servers.filter((s) => workloadsOf(CONTENDERS[s.name], WORKLOADS).includes(w)),
     ]);
     const measurements = plan.reduce((n, [, list]) => n + list.length, 0);
-    const estimate = Math.ceil(
-      (measurements * args.settle +
-        args.rounds * measurements * (args.warmup + args.duration + 0.5 * args.slices)) /
-        60,
-    );
+    const perMeasurement = args.warmup + args.duration + 0.5 * args.slices;
+    const estimate = Math.ceil((measurements * (args.settle + args.rounds * perMeasurement)) / 60);
     log(
       `${system}: ${args.rounds} round(s) x ${measurements} measurements in ${args.slices} slice(s), ~${estimate} min`,
     );
