@@ -23,6 +23,8 @@
 //                        (default 4; 1 with --quick)
 //   --only a,b           contenders to run (bare is always added)
 //   --systems a,b        module systems: nest11-cjs, nest12-esm (default both)
+//   --workloads a,b      workloads to run, e.g. /write (default all); a partial
+//                        run never writes BENCHMARKS.md (implies --no-write)
 //   --before DIR         also run our contenders on the library built in DIR
 //                        (a checkout with dist/ built, e.g. a git worktree of
 //                        an older commit), as `<name>@before`, in the same rounds
@@ -135,6 +137,7 @@ function parseArgs(argv) {
     else if (arg === '--slices') out.slices = Number(value());
     else if (arg === '--only') out.only = value().split(',');
     else if (arg === '--systems') out.systems = value().split(',');
+    else if (arg === '--workloads') out.workloads = value().split(',');
     else if (arg === '--system') out.system = value();
     else if (arg === '--before') out.before = resolve(value());
     else if (arg === '--from-results') out.fromResults = resolve(value());
@@ -162,6 +165,7 @@ function parseArgs(argv) {
   const unknown = [...out.systems, out.system ?? 'nest12-esm'].filter((s) => !(s in SYSTEMS));
   if (unknown.length)
     throw new Error(`unknown system ${unknown[0]}: one of ${Object.keys(SYSTEMS).join(', ')}`);
+  if (out.workloads) out.write = false; // BENCHMARKS.md reports every workload
   if (out.preload) {
     if (!existsSync(out.preload)) throw new Error(`--preload ${out.preload}: no such file`);
     out.write = false; // a what-if never stands for the product's figures
@@ -725,7 +729,7 @@ async function profile(CONTENDERS, WORKLOADS, pin) {
     throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
   const dir = join(BENCH, 'profiles');
   mkdirSync(dir, { recursive: true });
-  const { store } = CONTENDERS[name];
+  const { store, kind } = CONTENDERS[name];
   await withStores({ redis: store === 'redis', postgres: store === 'postgres' }, async (urls) => {
     const before = new Set(readdirSync(dir));
     const app = { lib: 'current', dir: appDir(system, 'current') };
@@ -735,7 +739,7 @@ async function profile(CONTENDERS, WORKLOADS, pin) {
       `--cpu-prof-dir=${dir}`,
     ]);
     try {
-      const [sample] = await measureTogether([{ ...server, store }], workload, args);
+      const [sample] = await measureTogether([{ ...server, store, kind }], workload, args);
       log(
         `${name} ${workload} (${system}): ${sample.rps.toFixed(0)} req/s, ${sample.cpuPerRequest.toFixed(0)} us CPU per request`,
       );
@@ -784,7 +788,13 @@ async function main() {
     appDir(systems.includes('nest12-esm') ? 'nest12-esm' : systems[0], 'current'),
     'apps',
   );
-  const { CONTENDERS, WORKLOADS } = await import(join(apps, 'contenders.js'));
+  const { CONTENDERS, WORKLOADS: ALL_WORKLOADS } = await import(join(apps, 'contenders.js'));
+  const unknownWorkload = (args.workloads ?? []).find((w) => !ALL_WORKLOADS.includes(w));
+  if (unknownWorkload)
+    throw new Error(`unknown workload ${unknownWorkload}: one of ${ALL_WORKLOADS.join(', ')}`);
+  const WORKLOADS = args.workloads
+    ? ALL_WORKLOADS.filter((w) => args.workloads.includes(w))
+    : ALL_WORKLOADS;
   const pin = pinning();
   log(`pinning: ${pin.note}`);
   if (args.profile) return profile(CONTENDERS, WORKLOADS, pin);
