@@ -23,8 +23,11 @@
 //                        (default 4; 1 with --quick)
 //   --only a,b           contenders to run (bare is always added)
 //   --systems a,b        module systems: nest11-cjs, nest12-esm (default both)
-//   --workloads a,b      workloads to run, e.g. /write (default all); a partial
-//                        run never writes BENCHMARKS.md (implies --no-write)
+//   --workloads a,b      workloads to run, e.g. /write (default all), by the
+//                        contenders that serve them; a partial run never
+//                        writes BENCHMARKS.md (implies --no-write, and
+//                        --from-results refuses its results); not with
+//                        --profile, which takes --workload
 //   --before DIR         also run our contenders on the library built in DIR
 //                        (a checkout with dist/ built, e.g. a git worktree of
 //                        an older commit), as `<name>@before`, in the same rounds
@@ -165,7 +168,12 @@ function parseArgs(argv) {
   const unknown = [...out.systems, out.system ?? 'nest12-esm'].filter((s) => !(s in SYSTEMS));
   if (unknown.length)
     throw new Error(`unknown system ${unknown[0]}: one of ${Object.keys(SYSTEMS).join(', ')}`);
-  if (out.workloads) out.write = false; // BENCHMARKS.md reports every workload
+  if (out.workloads) {
+    const odd = out.workloads.find((w) => !w.startsWith('/'));
+    if (odd !== undefined) throw new Error(`--workloads: ${odd} is not a path (e.g. /write)`);
+    if (out.profile) throw new Error('--workloads does not apply to --profile: use --workload');
+    out.write = false; // BENCHMARKS.md reports every workload
+  }
   if (out.preload) {
     if (!existsSync(out.preload)) throw new Error(`--preload ${out.preload}: no such file`);
     out.write = false; // a what-if never stands for the product's figures
@@ -559,9 +567,12 @@ async function withPostgres(fn) {
   }
 }
 
-function contenderList(all) {
+/** The contenders to run: --only's (and bare), those that serve one of `WORKLOADS`. */
+function contenderList(all, WORKLOADS) {
   const names = Object.keys(all).filter(
-    (name) => !args.only || name === 'bare' || args.only.includes(name),
+    (name) =>
+      (!args.only || name === 'bare' || args.only.includes(name)) &&
+      workloadsOf(all[name], WORKLOADS).some((w) => WORKLOADS.includes(w)),
   );
   const unknown = (args.only ?? []).filter((name) => !(name in all));
   if (unknown.length) throw new Error(`unknown contenders: ${unknown.join(', ')}`);
@@ -574,7 +585,7 @@ function workloadsOf(contender, WORKLOADS) {
 
 /** Every contender of one system, alternated within each round; samples carry the system. */
 async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
-  const names = contenderList(CONTENDERS);
+  const names = contenderList(CONTENDERS, WORKLOADS);
   const apps = Object.keys(libraries()).map((lib) => ({ lib, dir: appDir(system, lib) }));
   const servers = [];
   const stopAll = () => Promise.all(servers.map((s) => s.stop()));
@@ -725,8 +736,9 @@ async function profile(CONTENDERS, WORKLOADS, pin) {
   const workload = args.workload ?? '/read';
   const system = args.system ?? 'nest12-esm';
   if (!(name in CONTENDERS)) throw new Error(`unknown contender ${name}`);
-  if (!WORKLOADS.includes(workload))
-    throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
+  const served = workloadsOf(CONTENDERS[name], WORKLOADS);
+  if (!served.includes(workload))
+    throw new Error(`--workload must be one of ${name}'s: ${served.join(', ')}`);
   const dir = join(BENCH, 'profiles');
   mkdirSync(dir, { recursive: true });
   const { store, kind } = CONTENDERS[name];
@@ -771,6 +783,10 @@ async function main() {
   if (args.fromResults) {
     const saved = JSON.parse(readFileSync(args.fromResults, 'utf8'));
     if (saved.args?.preload) throw new Error(`${args.fromResults} is a what-if run (--preload)`);
+    // BENCHMARKS.md reports full runs only.
+    if (saved.args?.workloads)
+      throw new Error(`${args.fromResults} is a partial run (--workloads)`);
+    if (saved.args?.quick) throw new Error(`${args.fromResults} is a smoke test (--quick)`);
     const { CONTENDERS } = await import(
       join(appDir('nest12-esm', 'current'), 'apps', 'contenders.js')
     );
@@ -798,7 +814,7 @@ async function main() {
   const pin = pinning();
   log(`pinning: ${pin.note}`);
   if (args.profile) return profile(CONTENDERS, WORKLOADS, pin);
-  const names = contenderList(CONTENDERS);
+  const names = contenderList(CONTENDERS, WORKLOADS);
   const needs = {
     redis: names.some((n) => CONTENDERS[n].store === 'redis'),
     postgres: names.some((n) => CONTENDERS[n].store === 'postgres'),
