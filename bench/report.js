@@ -324,11 +324,18 @@ export function textTable(rows, targets, systems) {
   return lines.join('\n');
 }
 
-/** The settling before the first round, as the method line says it ('' without one). */
+/**
+ * The servers' start and settling, as the method line says it: runs that
+ * restart them for every round say so (earlier results kept one process per
+ * contender for all rounds).
+ */
 function settled(args) {
-  return args.settle > 0
-    ? ` each server first served each of its workloads for ${args.settle} s, then`
-    : '';
+  const settling =
+    args.settle > 0
+      ? ` each server first served each of its workloads for ${args.settle} s, then`
+      : '';
+  if (!args.freshServers) return settling;
+  return ` every round on freshly started servers;${settling}`;
 }
 
 function markdownTable(header, body, left = 2) {

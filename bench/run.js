@@ -10,8 +10,9 @@
 //   --rounds N           rounds (default 3)
 //   --duration S         seconds per measurement (default 4)
 //   --warmup S           seconds of warm-up before each measurement (default 1)
-//   --settle S           before the first round, seconds of load each server
-//                        gets on each workload it serves (default 5; 0 with
+//   --settle S           before each round (which starts every server
+//                        afresh), seconds of load each server gets on each
+//                        workload it serves (default 5; 0 with
 //                        --quick): V8 compiles a route's code over its first
 //                        10,000 to 20,000 requests, at several times the CPU
 //                        per request of a settled server (a slow contender
@@ -119,6 +120,8 @@ function parseArgs(argv) {
     duration: 4,
     warmup: 1,
     settle: 5,
+    // Recorded in the results: every round starts its servers afresh.
+    freshServers: true,
     slices: 4,
     only: undefined,
     systems: Object.keys(SYSTEMS),
@@ -583,54 +586,66 @@ function workloadsOf(contender, WORKLOADS) {
   return contender.workloads ?? WORKLOADS;
 }
 
-/** Every contender of one system, alternated within each round; samples carry the system. */
+/**
+ * Every contender of one system, alternated within each round; samples carry
+ * the system. Each round starts every server afresh and settles it: two
+ * processes of one build can differ by a tenth in CPU per request for as long
+ * as they run (how V8 happened to compile them), so a contender's rounds are
+ * three processes, not one process measured three times.
+ */
 async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
   const names = contenderList(CONTENDERS, WORKLOADS);
   const apps = Object.keys(libraries()).map((lib) => ({ lib, dir: appDir(system, lib) }));
-  const servers = [];
-  const stopAll = () => Promise.all(servers.map((s) => s.stop()));
-  const onSignal = () => void stopAll().finally(() => process.exit(130));
-  process.once('SIGINT', onSignal);
-  try {
-    // Started together: their startup is not measured.
-    const jobs = apps.flatMap((app) =>
-      names
-        .filter((name) => app.lib === 'current' || CONTENDERS[name].kind === 'ours')
-        .map((name) => ({ app, name })),
-    );
-    const ports = new Set();
-    while (ports.size < jobs.length) ports.add(await freePort());
-    const free = [...ports];
-    const starting = jobs.map(async ({ app, name }, i) => {
-      const server = await startServer(name, free[i], urls, pin.pinned, app, PRELOAD_FLAGS);
-      servers.push({ ...server, store: CONTENDERS[name].store, kind: CONTENDERS[name].kind });
-      return server;
-    });
-    const started = await Promise.allSettled(starting);
-    const failed = started.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
-    // In table order, whatever order they became ready in.
-    const order = (s) => names.indexOf(s.name) + (s.lib === 'current' ? 0 : names.length);
-    servers.sort((a, b) => order(a) - order(b));
-    log(`${system}: ${servers.map((s) => s.id).join(', ')} ready`);
-    const plan = WORKLOADS.map((w) => [
-      w,
-      servers.filter((s) => workloadsOf(CONTENDERS[s.name], WORKLOADS).includes(w)),
-    ]);
-    const measurements = plan.reduce((n, [, list]) => n + list.length, 0);
-    const perMeasurement = args.warmup + args.duration + 0.5 * args.slices;
-    const estimate = Math.ceil((measurements * (args.settle + args.rounds * perMeasurement)) / 60);
-    log(
-      `${system}: ${args.rounds} round(s) x ${measurements} measurements in ${args.slices} slice(s), ~${estimate} min`,
-    );
-    if (args.settle > 0) {
-      log(`${system}: settling each server on each of its workloads for ${args.settle} s`);
-      for (const [workload, list] of plan) {
-        for (const server of list) await prepare(server, workload, { warmup: args.settle });
+  const jobs = apps.flatMap((app) =>
+    names
+      .filter((name) => app.lib === 'current' || CONTENDERS[name].kind === 'ours')
+      .map((name) => ({ app, name })),
+  );
+  const samples = [];
+  for (let round = 1; round <= args.rounds; round += 1) {
+    const servers = [];
+    const stopAll = () => Promise.all(servers.map((s) => s.stop()));
+    const onSignal = () => void stopAll().finally(() => process.exit(130));
+    process.once('SIGINT', onSignal);
+    try {
+      // Started together: their startup is not measured.
+      const ports = new Set();
+      while (ports.size < jobs.length) ports.add(await freePort());
+      const free = [...ports];
+      const starting = jobs.map(async ({ app, name }, i) => {
+        const server = await startServer(name, free[i], urls, pin.pinned, app, PRELOAD_FLAGS);
+        servers.push({ ...server, store: CONTENDERS[name].store, kind: CONTENDERS[name].kind });
+        return server;
+      });
+      const started = await Promise.allSettled(starting);
+      const failed = started.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      // In table order, whatever order they became ready in.
+      const order = (s) => names.indexOf(s.name) + (s.lib === 'current' ? 0 : names.length);
+      servers.sort((a, b) => order(a) - order(b));
+      log(`${system} round ${round}: ${servers.map((s) => s.id).join(', ')} ready`);
+      const plan = WORKLOADS.map((w) => [
+        w,
+        servers.filter((s) => workloadsOf(CONTENDERS[s.name], WORKLOADS).includes(w)),
+      ]);
+      if (round === 1) {
+        const measurements = plan.reduce((n, [, list]) => n + list.length, 0);
+        const perMeasurement = args.warmup + args.duration + 0.5 * args.slices;
+        const estimate = Math.ceil(
+          (measurements * args.rounds * (args.settle + perMeasurement)) / 60,
+        );
+        log(
+          `${system}: ${args.rounds} round(s) x ${measurements} measurements in ${args.slices} slice(s), fresh servers each round, ~${estimate} min`,
+        );
       }
-    }
-    const samples = [];
-    for (let round = 1; round <= args.rounds; round += 1) {
+      if (args.settle > 0) {
+        log(
+          `${system} round ${round}: settling each server on each of its workloads for ${args.settle} s`,
+        );
+        for (const [workload, list] of plan) {
+          for (const server of list) await prepare(server, workload, { warmup: args.settle });
+        }
+      }
       for (const [workload, list] of plan) {
         const measured = await measureTogether(list, workload, args);
         list.forEach((server, i) => {
@@ -646,12 +661,12 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
           );
         });
       }
+    } finally {
+      process.off('SIGINT', onSignal);
+      await stopAll();
     }
-    return samples;
-  } finally {
-    process.off('SIGINT', onSignal);
-    await stopAll();
   }
+  return samples;
 }
 
 /** Runs `fn(urls, versions)` with the Redis and PostgreSQL the contenders need. */
