@@ -330,12 +330,14 @@ export function textTable(rows, targets, systems) {
  * contender for all rounds).
  */
 function settled(args) {
-  const settling =
-    args.settle > 0
-      ? ` each server first served each of its workloads for ${args.settle} s, then`
-      : '';
-  if (!args.freshServers) return settling;
-  return ` every round on freshly started servers;${settling}`;
+  if (args.freshServers) {
+    return args.settle > 0
+      ? ` each round on freshly started servers, each of which first served each of its workloads for ${args.settle} s;`
+      : ' each round on freshly started servers;';
+  }
+  return args.settle > 0
+    ? ` each server first served each of its workloads for ${args.settle} s, then`
+    : '';
 }
 
 function markdownTable(header, body, left = 2) {

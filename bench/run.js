@@ -591,7 +591,7 @@ function workloadsOf(contender, WORKLOADS) {
  * the system. Each round starts every server afresh and settles it: two
  * processes of one build can differ by a tenth in CPU per request for as long
  * as they run (how V8 happened to compile them), so a contender's rounds are
- * three processes, not one process measured three times.
+ * one process per round, not one process measured round after round.
  */
 async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
   const names = contenderList(CONTENDERS, WORKLOADS);
@@ -662,8 +662,8 @@ async function benchmark(system, CONTENDERS, WORKLOADS, pin, urls) {
         });
       }
     } finally {
-      process.off('SIGINT', onSignal);
       await stopAll();
+      process.off('SIGINT', onSignal);
     }
   }
   return samples;
